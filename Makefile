@@ -1,0 +1,41 @@
+# The README's two commands are `make run` and `make test`; both start from nothing:
+# virtualenv, pinned install, services pre-flight, database created and migrated.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+# The test suite runs against its own database and a test-only secret.
+TEST_ENV := WALLET_ENV=test DATABASE_URL=mysql://root@127.0.0.1:3306/wallet_test \
+	JWT_SECRET=test-only-secret-0123456789abcdef0123456789 OPS_TOKEN=test-ops-token \
+	LOGIN_MAX_FAILURES_PER_IP=100000
+
+.PHONY: install check migrate run test worker audit clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+check: install
+	@$(PY) manage.py check
+
+migrate: check
+	$(PY) manage.py migrate
+
+run: migrate
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+audit: install
+	$(PY) manage.py audit
+
+test: install
+	@$(TEST_ENV) $(PY) manage.py check
+	$(TEST_ENV) $(PY) manage.py migrate
+	$(TEST_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,91 @@
+"""Operator commands: `python manage.py check|migrate|audit`.
+
+  check    says whether MariaDB, Redis and RabbitMQ answer, and how to start one that does not
+  migrate  creates the database if missing and applies pending migrations
+  reset-test-db  drops and re-migrates the *_test database (WALLET_ENV=test only)
+  audit    checks the ledger (see audit.py); exits non-zero on any finding
+"""
+import argparse
+import os
+import sys
+
+import pymysql
+
+import settings
+from models import database_params
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+
+
+def check() -> int:
+    import health  # imported late: it connects lazily, but keep `migrate` independent
+
+    failed = 0
+    for name, probe in health.PREFLIGHT.items():
+        try:
+            probe()
+            print(f"  {name:<9} ok")
+        except Exception as exc:  # noqa: BLE001 - report every way a service can be down
+            failed += 1
+            print(f"  {name:<9} DOWN ({type(exc).__name__}: {str(exc)[:120]})\n"
+                  f"            start it with: {health.HOW_TO_START[name]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def create_database() -> None:
+    name, params = database_params(settings.DATABASE_URL)
+    conn = pymysql.connect(**params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` "
+                        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    finally:
+        conn.close()
+
+
+def migrate() -> int:
+    from peewee_migrate import Router
+
+    from models import db
+
+    create_database()
+    router = Router(db, migrate_dir=MIGRATIONS_DIR, ignore=["basemodel"])
+    done = router.run()
+    print(f"  database  {database_params(settings.DATABASE_URL)[0]}: "
+          f"{len(done)} migration(s) applied, {len(router.done)} in all")
+    return 0
+
+
+def reset_test_db() -> int:
+    """Drop and re-create the test database, so every test run starts from the migrations."""
+    name, params = database_params(settings.DATABASE_URL)
+    if settings.ENV != "test" or not name.endswith("_test"):
+        print("reset-test-db only runs with WALLET_ENV=test on a database named *_test",
+              file=sys.stderr)
+        return 2
+    conn = pymysql.connect(**params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()
+    return migrate()
+
+
+def audit() -> int:
+    import audit as ledger_audit
+
+    return ledger_audit.main()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["check", "migrate", "reset-test-db", "audit"])
+    args = parser.parse_args(argv)
+    return {"check": check, "migrate": migrate, "reset-test-db": reset_test_db,
+            "audit": audit}[args.command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
