@@ -1,0 +1,165 @@
+"""Peewee models over the MariaDB schema that `migrations/` creates.
+
+The migrations own the DDL (generated "live" columns, CHECK constraints, indexes);
+these models mirror it. Amounts are BIGINT minor units; times are UTC DATETIME(6).
+"""
+from datetime import datetime, timezone
+from urllib.parse import unquote, urlsplit
+
+from peewee import (BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
+                    ForeignKeyField, IntegerField, Model)
+from playhouse.pool import PooledMySQLDatabase
+
+import settings
+
+
+def database_params(url: str) -> tuple[str, dict]:
+    """Split a mysql:// URL into the database name and pymysql connect arguments."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mysql", "mariadb"):
+        raise SystemExit(f"settings: DATABASE_URL must start with mysql://, got {parts.scheme}://")
+    params = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 3306,
+              "user": unquote(parts.username or "root"), "password": unquote(parts.password or ""),
+              "charset": "utf8mb4"}
+    return parts.path.lstrip("/") or "wallet", params
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, without tzinfo (how DATETIME columns hold it)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+_name, _params = database_params(settings.DATABASE_URL)
+# READ COMMITTED: a plain SELECT sees the latest committed row, so a version read just
+# before a version-checked UPDATE is rarely stale, and no gap locks block the inserts.
+db = PooledMySQLDatabase(
+    _name, max_connections=settings.DB_POOL_SIZE, stale_timeout=settings.DB_POOL_RECYCLE_S,
+    timeout=10, connect_timeout=5, autoconnect=True,
+    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", **_params)
+
+
+class Timestamp(DateTimeField):
+    field_type = "DATETIME(6)"
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class User(BaseModel):
+    id = BigAutoField()
+    email = CharField(max_length=254)
+    username = CharField(max_length=32)
+    password_hash = CharField(max_length=255)
+    created_at = Timestamp(default=utcnow)
+    updated_at = Timestamp(default=utcnow)
+    deleted_at = Timestamp(null=True)
+
+    class Meta:
+        table_name = "users"
+
+
+class Wallet(BaseModel):
+    id = BigAutoField()
+    # NULL for the per-currency system accounts (money entering/leaving, fees).
+    user = ForeignKeyField(User, null=True, backref="wallets", column_name="user_id")
+    currency = CharField(max_length=3)
+    balance = BigIntegerField(default=0)
+    version = BigIntegerField(default=0)
+    system_key = CharField(max_length=16, null=True)
+    created_at = Timestamp(default=utcnow)
+    updated_at = Timestamp(default=utcnow)
+    deleted_at = Timestamp(null=True)
+
+    class Meta:
+        table_name = "wallets"
+
+
+class TransactionRequest(BaseModel):
+    id = BigAutoField()
+    user = ForeignKeyField(User, column_name="user_id")
+    type = CharField(max_length=16)
+    status = CharField(max_length=16, default="pending")
+    currency = CharField(max_length=3)
+    amount = BigIntegerField()
+    fee = BigIntegerField(default=0)
+    wallet = ForeignKeyField(Wallet, column_name="wallet_id", backref="+")
+    to_wallet = ForeignKeyField(Wallet, null=True, column_name="to_wallet_id", backref="+")
+    idempotency_key = CharField(max_length=255)
+    fingerprint = CharField(max_length=64)
+    failure_code = CharField(max_length=32, null=True)
+    failure_detail = CharField(max_length=255, null=True)
+    trace_id = CharField(max_length=64, null=True)
+    # How often, and when last, the sweeper re-sent this request (the outbox's backoff).
+    sweeps = IntegerField(default=0)
+    swept_at = Timestamp(null=True)
+    created_at = Timestamp(default=utcnow)
+    completed_at = Timestamp(null=True)
+
+    class Meta:
+        table_name = "transaction_requests"
+
+
+class Transaction(BaseModel):
+    """One ledger entry of one wallet; the entries of a request sum to zero."""
+
+    id = BigAutoField()
+    request = ForeignKeyField(TransactionRequest, column_name="request_id", backref="entries")
+    wallet = ForeignKeyField(Wallet, column_name="wallet_id", backref="+")
+    type = CharField(max_length=16)
+    amount = BigIntegerField()
+    fee = BigIntegerField(default=0)
+    # NULL on system accounts, whose balance is the sum of their entries.
+    balance_after = BigIntegerField(null=True)
+    counterparty_wallet_id = BigIntegerField(null=True)
+    created_at = Timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "transactions"
+
+
+class WalletRequest(BaseModel):
+    """An idempotent wallet creation: the key, what it asked, and the wallet it made."""
+
+    id = BigAutoField()
+    user = ForeignKeyField(User, column_name="user_id")
+    idempotency_key = CharField(max_length=255)
+    fingerprint = CharField(max_length=64)
+    wallet = ForeignKeyField(Wallet, column_name="wallet_id", backref="+")
+    created_at = Timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "wallet_requests"
+
+
+class Notification(BaseModel):
+    id = BigAutoField()
+    user = ForeignKeyField(User, column_name="user_id")
+    type = CharField(max_length=32)
+    title = CharField(max_length=200)
+    body = CharField(max_length=1000)
+    request = ForeignKeyField(TransactionRequest, null=True, column_name="request_id",
+                              backref="+")
+    is_read = BooleanField(default=False)
+    # Makes writing a notification safe to repeat: one per event and recipient.
+    dedupe_key = CharField(max_length=64)
+    created_at = Timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "notifications"
+
+
+class LoginLog(BaseModel):
+    id = BigAutoField()
+    user = ForeignKeyField(User, null=True, column_name="user_id")
+    ip_address = CharField(max_length=45)
+    user_agent = CharField(max_length=512)
+    success = BooleanField()
+    created_at = Timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "login_logs"
+
+
+MODELS = [User, Wallet, TransactionRequest, Transaction, WalletRequest, Notification, LoginLog]
