@@ -1,0 +1,65 @@
+"""Passwords (argon2id) and access tokens (HS256 JWTs with sub, iat, exp)."""
+import time
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+import settings
+from errors import Unauthorized
+
+ALGORITHM = "HS256"
+# argon2-cffi's defaults are argon2id with the RFC 9106 low-memory profile.
+HASHER = PasswordHasher()
+# Verified against when the email is unknown, so that costs what a wrong password costs.
+DUMMY_HASH = HASHER.hash("an unknown email costs one verification too")
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id; the result embeds its salt and parameters."""
+    return HASHER.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password in constant work whether or not there is a hash to check against.
+
+    Parameters:
+      password_hash: the stored hash, or None for an unknown email.
+      password: what the client sent.
+
+    Returns:
+      True only when there is a hash and the password matches it.
+    """
+    try:
+        return HASHER.verify(password_hash or DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_token(user_id: int, *, now: int | None = None) -> tuple[str, int]:
+    """Sign an access token for `user_id`.
+
+    Returns:
+      The token and its lifetime in seconds.
+    """
+    issued = int(time.time()) if now is None else now
+    claims = {"sub": str(user_id), "iat": issued, "exp": issued + settings.TOKEN_TTL_S}
+    return jwt.encode(claims, settings.JWT_KEY, algorithm=ALGORITHM), settings.TOKEN_TTL_S
+
+
+def token_user_id(token: str) -> int:
+    """Verify a token and return the user id it names.
+
+    Raises:
+      Unauthorized: when the token is malformed, expired, not yet valid, signed with another
+        key or algorithm, or lacks a numeric `sub`.
+    """
+    try:
+        claims = jwt.decode(token, settings.JWT_KEY, algorithms=[ALGORITHM],
+                            options={"require": ["sub", "iat", "exp"]})
+    except jwt.PyJWTError:
+        raise Unauthorized("The access token is invalid or expired.") from None
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 18:
+        raise Unauthorized("The access token is invalid or expired.")
+    return int(sub)

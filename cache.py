@@ -1,0 +1,46 @@
+"""Redis: a cache and a fast path, never the source of truth.
+
+Every call here is best-effort: when Redis is slow or down the caller gets None (or
+nothing happens) and carries on from MariaDB. A lost Redis loses nothing.
+"""
+import logging
+
+import redis
+
+import settings
+
+log = logging.getLogger(__name__)
+
+client = redis.Redis.from_url(
+    settings.REDIS_URL, max_connections=settings.REDIS_POOL_SIZE,
+    socket_timeout=settings.REDIS_TIMEOUT_MS / 1000,
+    socket_connect_timeout=settings.REDIS_TIMEOUT_MS / 1000, decode_responses=False)
+
+ERRORS = (redis.RedisError, OSError)
+
+
+def get(key: str) -> bytes | None:
+    """The cached value, or None when it is absent or Redis is unreachable."""
+    try:
+        return client.get(key)
+    except ERRORS as exc:
+        log.warning("Redis GET failed, reading from the database instead: %s", exc)
+        return None
+
+
+def put(key: str, value: bytes | str, *, ttl_s: int = settings.CACHE_TTL_S) -> None:
+    """Store a value for `ttl_s` seconds, if Redis is there."""
+    try:
+        client.set(key, value, ex=ttl_s)
+    except ERRORS as exc:
+        log.warning("Redis SET failed; the value stays uncached: %s", exc)
+
+
+def drop(*keys: str) -> None:
+    """Forget cached values, if Redis is there."""
+    if not keys:
+        return
+    try:
+        client.delete(*keys)
+    except ERRORS as exc:
+        log.warning("Redis DEL failed: %s", exc)

@@ -1,0 +1,166 @@
+"""The error tree of the wallet service, rooted in `WalletError`.
+
+Domain code raises these; `web/problems.py` maps each class to an HTTP status and a
+problem `code` in one table. Library errors are translated where they enter.
+"""
+
+
+class WalletError(Exception):
+    """Base class for every error the service raises on purpose."""
+
+    def __init__(self, detail: str = "", *, errors: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+# -- input ------------------------------------------------------------------------------
+class InvalidJson(WalletError):
+    """Raised when a body is not one JSON object or repeats a key."""
+
+
+class UnsupportedMediaType(WalletError):
+    """Raised when a body comes with another Content-Type than application/json."""
+
+
+class PayloadTooLarge(WalletError):
+    """Raised when a body is larger than MAX_BODY_BYTES."""
+
+
+class ValidationError(WalletError):
+    """Raised when fields have the wrong type or value."""
+
+
+class UnknownField(ValidationError):
+    """Raised when a body holds a field the endpoint does not take."""
+
+
+class InvalidAmount(ValidationError):
+    """Raised when an amount is not a positive plain decimal the currency allows."""
+
+
+class UnsupportedCurrency(ValidationError):
+    """Raised when a currency is not an active ISO 4217 code."""
+
+
+class InvalidCursor(WalletError):
+    """Raised when a pagination cursor is forged, truncated or someone else's."""
+
+
+class IdempotencyKeyRequired(WalletError):
+    """Raised when a write that needs an Idempotency-Key comes without one."""
+
+
+class InvalidIdempotencyKey(WalletError):
+    """Raised when an Idempotency-Key is not 1 to 255 visible ASCII characters."""
+
+
+class IdempotencyKeyReused(WalletError):
+    """Raised when a key comes back with another body or endpoint."""
+
+
+# -- auth -------------------------------------------------------------------------------
+class Unauthorized(WalletError):
+    """Raised when a token is missing, malformed, expired, forged or its user is gone."""
+
+
+class InvalidCredentials(WalletError):
+    """Raised when an email and password do not match a live user."""
+
+
+class WrongCurrentPassword(WalletError):
+    """Raised when a password change comes with a wrong current_password."""
+
+
+class TooManyAttempts(WalletError):
+    """Raised when an email or client address failed to log in too often."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("Too many failed login attempts; try again later.")
+        self.retry_after_s = retry_after_s
+
+
+class EmailTaken(WalletError):
+    """Raised when a live user already has this email."""
+
+
+class UsernameTaken(WalletError):
+    """Raised when a live user already has this username."""
+
+
+# -- wallets and money ------------------------------------------------------------------
+class NotFound(WalletError):
+    """Raised when no route matches the path."""
+
+
+class MethodNotAllowed(WalletError):
+    """Raised when the route exists but not for this method."""
+
+    def __init__(self, detail: str, *, allowed: list[str]) -> None:
+        super().__init__(detail)
+        self.allowed = allowed
+
+
+class WalletNotFound(WalletError):
+    """Raised when a wallet does not exist, is closed, or is not the caller's."""
+
+
+class WalletExists(WalletError):
+    """Raised when the caller already has a live wallet in this currency."""
+
+
+class WalletNotEmpty(WalletError):
+    """Raised when a wallet (or a user's wallets) still holds money or a pending request."""
+
+
+class CurrencyMismatch(ValidationError):
+    """Raised when a transfer joins wallets of two currencies."""
+
+
+class SameWallet(ValidationError):
+    """Raised when a transfer names one wallet as both ends."""
+
+
+class RequestNotFound(WalletError):
+    """Raised when a money request does not exist or is not the caller's."""
+
+
+class NotificationNotFound(WalletError):
+    """Raised when a notification does not exist or is not the caller's."""
+
+
+class ServiceUnavailable(WalletError):
+    """Raised when the database cannot be reached."""
+
+
+# -- settlement (never seen over HTTP: they end as a request's failure_code) -------------
+class SettlementFailed(WalletError):
+    """Raised when a request cannot be carried out for a business reason; never retried."""
+
+    code = "settlement_failed"
+
+
+class InsufficientFunds(SettlementFailed):
+    """Raised when the paying wallet holds less than the amount."""
+
+    code = "insufficient_funds"
+
+
+class WalletGone(SettlementFailed):
+    """Raised when a wallet of the request no longer exists."""
+
+    code = "wallet_not_found"
+
+
+class WalletClosed(SettlementFailed):
+    """Raised when a wallet of the request was closed after it was accepted."""
+
+    code = "wallet_closed"
+
+
+class VersionConflict(WalletError):
+    """Raised when a version-checked update matched no row; the attempt is retried."""
+
+    def __init__(self, wallet_id: int) -> None:
+        super().__init__(f"Wallet {wallet_id} changed under this update.")
+        self.wallet_id = wallet_id

@@ -1,0 +1,92 @@
+"""Wallets: idempotent creation, reads, soft deletion, and the ledger pages."""
+import peewee
+
+import idempotency
+from errors import WalletExists, WalletNotEmpty, WalletNotFound
+from models import Notification, TransactionRequest, User, Wallet, WalletRequest, db, utcnow
+from money import parse_currency
+
+ENDPOINT = "POST /v1/wallets"
+
+
+def _replay(user: User, key: str, fingerprint: str) -> Wallet | None:
+    """The wallet an earlier call with this key created, if any."""
+    earlier = WalletRequest.get_or_none((WalletRequest.user == user) &
+                                        (WalletRequest.idempotency_key == key))
+    if earlier is None:
+        return None
+    idempotency.ensure_same(earlier.fingerprint, fingerprint)
+    return Wallet.get_by_id(earlier.wallet_id)
+
+
+def create_wallet(user: User, *, currency: object, key: str) -> tuple[Wallet, bool]:
+    """Open the caller's wallet in `currency`, at most once per Idempotency-Key.
+
+    Returns:
+      The wallet, and whether this call replayed an earlier one.
+
+    Raises:
+      UnsupportedCurrency, WalletExists, IdempotencyKeyReused.
+    """
+    currency = parse_currency(currency)
+    fingerprint = idempotency.fingerprint(ENDPOINT, {"currency": currency})
+    earlier = _replay(user, key, fingerprint)
+    if earlier is not None:
+        return earlier, True
+    idempotency.ensure_unused_for_requests(user.id, key)
+    try:
+        with db.atomic():
+            wallet = Wallet.create(user=user, currency=currency)
+            WalletRequest.create(user=user, idempotency_key=key, fingerprint=fingerprint,
+                                 wallet=wallet)
+            Notification.create(user=user, type="wallet_created", title="Wallet opened",
+                                body=f"Your {currency} wallet is ready.",
+                                dedupe_key=f"wallet_created:{wallet.id}")
+    except peewee.IntegrityError:
+        # Either a concurrent call with the same key won (replay it), or another key
+        # already opened this currency (one live wallet per user and currency).
+        earlier = _replay(user, key, fingerprint)
+        if earlier is not None:
+            return earlier, True
+        raise WalletExists(f"You already have a {currency} wallet.") from None
+    return wallet, False
+
+
+def live_wallets(user: User) -> list[Wallet]:
+    return list(Wallet.select().where((Wallet.user == user) & Wallet.deleted_at.is_null())
+                .order_by(Wallet.id))
+
+
+def get_wallet(user: User, wallet_id: int) -> Wallet:
+    """The caller's live wallet.
+
+    Raises:
+      WalletNotFound: also for someone else's or a closed wallet, so ids leak nothing.
+    """
+    wallet = Wallet.get_or_none((Wallet.id == wallet_id) & (Wallet.user == user) &
+                                Wallet.deleted_at.is_null())
+    if wallet is None:
+        raise WalletNotFound(f"No wallet {wallet_id}.")
+    return wallet
+
+
+def delete_wallet(user: User, wallet_id: int) -> None:
+    """Close an empty wallet with no pending request.
+
+    Raises:
+      WalletNotFound, WalletNotEmpty.
+    """
+    with db.atomic():
+        # FOR UPDATE: a settlement touching this wallet waits, then sees it closed.
+        wallet = Wallet.select().where((Wallet.id == wallet_id) & (Wallet.user == user) &
+                                       Wallet.deleted_at.is_null()).for_update().first()
+        if wallet is None:
+            raise WalletNotFound(f"No wallet {wallet_id}.")
+        pending = TransactionRequest.select().where(
+            (TransactionRequest.status == "pending") &
+            ((TransactionRequest.wallet == wallet) | (TransactionRequest.to_wallet == wallet)))
+        if wallet.balance or pending.exists():
+            raise WalletNotEmpty("The wallet holds money or has a pending request.")
+        now = utcnow()
+        Wallet.update(deleted_at=now, updated_at=now, version=Wallet.version + 1) \
+            .where(Wallet.id == wallet.id).execute()

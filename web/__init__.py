@@ -1,0 +1,1 @@
+"""HTTP edge helpers: problem responses, strict JSON bodies, cursors, request ids."""
