@@ -1,0 +1,47 @@
+"""The broker: the one global of the worker side, set before any actor is declared."""
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
+
+import settings
+from models import db
+
+# Fail fast when RabbitMQ is down: the request is already recorded, the sweeper resends it.
+AMQP_DEFAULTS = {"connection_attempts": "1", "socket_timeout": "3",
+                 "blocked_connection_timeout": "5", "heartbeat": "30"}
+
+
+class ReleaseConnections(Middleware):
+    """Give each worker thread's database connection back to the pool after each message."""
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if not db.is_closed():
+            db.close()
+
+    after_skip_message = after_process_message
+
+
+def _amqp_url(url: str) -> str:
+    present = {part.split("=")[0] for part in url.partition("?")[2].split("&") if part}
+    extra = "&".join(f"{k}={v}" for k, v in AMQP_DEFAULTS.items() if k not in present)
+    if not extra:
+        return url
+    return url + ("&" if "?" in url else "?") + extra
+
+
+def make_broker() -> dramatiq.Broker:
+    """A RabbitMQ broker (Redis for redis://..., in-memory for stub:// in tests)."""
+    if settings.BROKER_URL.startswith("stub:"):
+        broker = StubBroker()
+    elif settings.BROKER_URL.startswith("redis"):
+        broker = RedisBroker(url=settings.BROKER_URL)
+    else:
+        broker = RabbitmqBroker(url=_amqp_url(settings.BROKER_URL))
+    broker.add_middleware(ReleaseConnections())
+    return broker
+
+
+broker = make_broker()
+dramatiq.set_broker(broker)

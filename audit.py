@@ -1,0 +1,68 @@
+"""The ledger audit: `python manage.py audit` (or `make audit`).
+
+Checks, over the whole database:
+  1. every user wallet's balance equals the sum of its entries;
+  2. every request's entries sum to zero;
+  3. no user wallet is negative;
+  4. every succeeded request has entries, and no other request has any;
+  5. every user wallet's latest entry shows its current balance as balance_after;
+  6. the fee entries of each request add up to the request's fee.
+Prints what it checked and every finding; exits non-zero on any finding.
+"""
+import sys
+
+from models import db
+
+CHECKS = [
+    ("user wallet balance equals the sum of its entries", """
+        SELECT w.id, w.balance, COALESCE(SUM(t.amount), 0) FROM wallets w
+        LEFT JOIN transactions t ON t.wallet_id = w.id
+        WHERE w.system_key IS NULL GROUP BY w.id, w.balance
+        HAVING w.balance <> COALESCE(SUM(t.amount), 0)"""),
+    ("entries of each request sum to zero", """
+        SELECT request_id, SUM(amount) FROM transactions GROUP BY request_id
+        HAVING SUM(amount) <> 0"""),
+    ("no user wallet is negative", """
+        SELECT id, balance FROM wallets WHERE system_key IS NULL AND balance < 0"""),
+    ("every succeeded request has entries", """
+        SELECT r.id FROM transaction_requests r WHERE r.status = 'succeeded'
+        AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.request_id = r.id)"""),
+    ("no pending or failed request has entries", """
+        SELECT DISTINCT r.id, r.status FROM transaction_requests r
+        JOIN transactions t ON t.request_id = r.id WHERE r.status <> 'succeeded'"""),
+    ("latest entry of each user wallet shows its balance", """
+        SELECT w.id, w.balance, t.balance_after FROM wallets w
+        JOIN transactions t ON t.id = (SELECT MAX(id) FROM transactions WHERE wallet_id = w.id)
+        WHERE w.system_key IS NULL AND t.balance_after <> w.balance"""),
+    ("fee entries of each request equal its fee", """
+        SELECT r.id, r.fee, COALESCE(SUM(t.amount), 0) FROM transaction_requests r
+        LEFT JOIN transactions t ON t.request_id = r.id AND t.type = 'fee'
+        WHERE r.status = 'succeeded' GROUP BY r.id, r.fee
+        HAVING r.fee <> COALESCE(SUM(t.amount), 0)"""),
+]
+COUNTS = {"wallets": "SELECT COUNT(*) FROM wallets",
+          "requests": "SELECT COUNT(*) FROM transaction_requests",
+          "entries": "SELECT COUNT(*) FROM transactions"}
+SHOWN_PER_CHECK = 10
+
+
+def findings() -> dict[str, list[tuple]]:
+    """Run every check; returns the offending rows per check (empty lists when clean)."""
+    return {name: list(db.execute_sql(sql).fetchall()) for name, sql in CHECKS}
+
+
+def main() -> int:
+    counts = {name: db.execute_sql(sql).fetchone()[0] for name, sql in COUNTS.items()}
+    print("audit: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+    bad = 0
+    for name, rows in findings().items():
+        print(f"  {'ok  ' if not rows else 'FAIL'} {name}" + (f": {len(rows)}" if rows else ""))
+        for row in rows[:SHOWN_PER_CHECK]:
+            print(f"         {row}")
+        bad += len(rows)
+    print("audit: clean" if not bad else f"audit: {bad} finding(s)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

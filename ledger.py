@@ -1,0 +1,60 @@
+"""The ledger: balanced entries per request, against per-currency system accounts.
+
+System accounts ("external" for money entering or leaving the service, "fees") are
+wallet rows without an owner whose balance column is never updated: they are hot,
+so their balance is the sum of their entries and nothing ever locks them.
+"""
+from dataclasses import dataclass
+
+import peewee
+
+from models import Transaction, Wallet
+
+EXTERNAL, FEES = "external", "fees"
+_system_ids: dict[tuple[str, str], int] = {}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a request's entries, before it is written."""
+
+    wallet_id: int
+    type: str
+    amount: int
+    fee: int = 0
+    balance_after: int | None = None
+    counterparty_wallet_id: int | None = None
+
+
+def system_wallet_id(kind: str, currency: str) -> int:
+    """The id of the system account `kind` in `currency`, created on first use."""
+    key = (kind, currency)
+    if key not in _system_ids:
+        system_key = f"{kind}:{currency}"
+        Wallet.insert(user=None, currency=currency, system_key=system_key) \
+            .on_conflict_ignore().execute()
+        _system_ids[key] = Wallet.get(Wallet.system_key == system_key).id
+    return _system_ids[key]
+
+
+def write(request_id: int, entries: list[Entry], *, now) -> None:
+    """Insert a request's entries in one statement.
+
+    Raises:
+      ValueError: when the entries do not sum to zero (a bug; nothing is written).
+      peewee.IntegrityError: when the request already has entries (it was applied).
+    """
+    if sum(e.amount for e in entries) != 0:
+        raise ValueError(f"entries of request {request_id} do not balance")
+    Transaction.insert_many([
+        {"request": request_id, "wallet": e.wallet_id, "type": e.type, "amount": e.amount,
+         "fee": e.fee, "balance_after": e.balance_after,
+         "counterparty_wallet_id": e.counterparty_wallet_id, "created_at": now}
+        for e in entries]).execute()
+
+
+def system_balance(wallet_id: int) -> int:
+    """A system account's balance: the sum of its entries."""
+    return Transaction.select(peewee.fn.COALESCE(peewee.fn.SUM(Transaction.amount), 0)) \
+        .where(Transaction.wallet == wallet_id).scalar()
+

@@ -1,0 +1,13 @@
+"""The rules for touching balances. Nothing outside this package writes Wallet.balance.
+
+- Wallets are taken in ascending id order, so two settlements never wait on each
+  other in a cycle.
+- Every balance change is one version-checked UPDATE whose row count is checked:
+  fewer rows than wallets means someone else got there first (VersionConflict), and
+  the caller's whole transaction rolls back.
+- After a conflict or two the caller asks for `for_update=True`, which takes the rows
+  with SELECT ... FOR UPDATE in the same order, so a hot wallet cannot livelock.
+"""
+from locking.wallets import WalletState, apply_deltas, lock_order, read_wallets
+
+__all__ = ["WalletState", "apply_deltas", "lock_order", "read_wallets"]

@@ -1,0 +1,201 @@
+"""Accepting money requests at the door, and reading them back.
+
+A request is validated, recorded durably as `pending` and only then handed to the
+queue; if the queue is down the sweeper hands it over later (the outbox pattern).
+"""
+import logging
+import re
+import time
+
+import peewee
+
+import cache
+import dispatch
+import idempotency
+import settings
+import wallet_cache
+from errors import (CurrencyMismatch, RequestNotFound, SameWallet, ValidationError, WalletError,
+                    WalletNotFound)
+from models import TransactionRequest, User, Wallet, db
+from money import canonical_amount, fee_for, parse_amount
+from web.http import require_id
+
+log = logging.getLogger(__name__)
+
+FEE_BP = {"deposit": lambda: settings.DEPOSIT_FEE_BP,
+          "withdrawal": lambda: settings.WITHDRAWAL_FEE_BP,
+          "transfer": lambda: settings.TRANSFER_FEE_BP}
+STATUSES = ("pending", "succeeded", "failed")
+POLL_INTERVAL_S = 0.05
+
+
+def _idem_key(user_id: int, key: str) -> str:
+    return f"idem:{user_id}:{key}"
+
+
+def _from_cache(user: User, key: str, fingerprint: str) -> TransactionRequest | None:
+    """The fast path: a key Redis remembers (Redis may have forgotten; that is fine)."""
+    cached = cache.get(_idem_key(user.id, key))
+    if cached is None:
+        return None
+    stored, _, request_id = cached.decode().partition("|")
+    idempotency.ensure_same(stored, fingerprint)
+    return TransactionRequest.get_or_none(TransactionRequest.id == int(request_id))
+
+
+def _from_db(user: User, key: str, fingerprint: str) -> TransactionRequest | None:
+    """The truth: the request an earlier call with this key made, if any."""
+    found = TransactionRequest.get_or_none((TransactionRequest.user == user) &
+                                           (TransactionRequest.idempotency_key == key))
+    if found is not None:
+        idempotency.ensure_same(found.fingerprint, fingerprint)
+    return found
+
+
+def _live_wallet(wallet_id: int, *, owner: User | None) -> Wallet:
+    query = (Wallet.id == wallet_id) & Wallet.deleted_at.is_null() & Wallet.user.is_null(False)
+    if owner is not None:
+        query &= Wallet.user == owner
+    wallet = Wallet.get_or_none(query)
+    if wallet is None:
+        raise WalletNotFound(f"No wallet {wallet_id}.")
+    return wallet
+
+
+def _record(user: User, *, key: str, fingerprint: str, **fields) -> tuple[TransactionRequest, bool]:
+    """Insert the pending request, or find the one a concurrent call with this key made."""
+    idempotency.ensure_unused_for_wallets(user.id, key)
+    try:
+        with db.atomic():
+            request = TransactionRequest.create(user=user, idempotency_key=key,
+                                                fingerprint=fingerprint, **fields)
+    except peewee.IntegrityError:
+        earlier = _from_db(user, key, fingerprint)
+        if earlier is None:
+            raise
+        return earlier, True
+    cache.put(_idem_key(user.id, key), f"{fingerprint}|{request.id}",
+              ttl_s=settings.IDEMPOTENCY_TTL_S)
+    dispatch.send(request)
+    return request, False
+
+
+def _accept(user: User, *, key: str, fingerprint: str, door) -> tuple[TransactionRequest, bool]:
+    """Replay an earlier call with this key, or pass the door checks and record a new request."""
+    earlier = _from_cache(user, key, fingerprint)
+    if earlier is not None:
+        return earlier, True
+    try:
+        fields = door()
+    except WalletError:
+        # A retry of a request that was accepted replays it even if the door now says no
+        # (say the wallet was closed since); only a genuinely new call gets the error.
+        earlier = _from_db(user, key, fingerprint)
+        if earlier is not None:
+            return earlier, True
+        raise
+    return _record(user, key=key, fingerprint=fingerprint, **fields)
+
+
+def accept(user: User, *, kind: str, key: str, amount: object,
+           wallet_id: int) -> tuple[TransactionRequest, bool]:
+    """Accept a deposit or withdrawal on the caller's wallet.
+
+    Returns:
+      The pending request, and whether it replays an earlier call with this key.
+
+    Raises:
+      WalletNotFound, InvalidAmount, IdempotencyKeyReused.
+    """
+    fingerprint = idempotency.fingerprint(f"POST /v1/wallets/{wallet_id}/{kind}s",
+                                          {"amount": canonical_amount(amount)})
+
+    def door() -> dict:
+        wallet = _live_wallet(wallet_id, owner=user)
+        minor = parse_amount(amount, wallet.currency)
+        return {"type": kind, "wallet": wallet, "currency": wallet.currency, "amount": minor,
+                "fee": fee_for(minor, FEE_BP[kind]())}
+
+    return _accept(user, key=key, fingerprint=fingerprint, door=door)
+
+
+def accept_transfer(user: User, *, key: str, doc: dict) -> tuple[TransactionRequest, bool]:
+    """Accept a transfer from the caller's wallet to any live wallet of the same currency.
+
+    Raises:
+      ValidationError, WalletNotFound, CurrencyMismatch, SameWallet, InvalidAmount,
+      IdempotencyKeyReused.
+    """
+    fingerprint = idempotency.fingerprint("POST /v1/transfers", {
+        "from_wallet_id": doc.get("from_wallet_id"), "to_wallet_id": doc.get("to_wallet_id"),
+        "amount": canonical_amount(doc.get("amount"))})
+
+    def door() -> dict:
+        bad = []
+        for name in ("from_wallet_id", "to_wallet_id"):
+            try:
+                require_id(doc, name)
+            except ValidationError as exc:
+                bad += exc.errors
+        if bad:
+            raise ValidationError("Wallet ids must be positive integers.", errors=bad)
+        source = _live_wallet(doc["from_wallet_id"], owner=user)
+        if doc["from_wallet_id"] == doc["to_wallet_id"]:
+            raise SameWallet("A transfer needs two different wallets.", errors=[
+                {"field": "to_wallet_id", "message": "must differ from from_wallet_id"}])
+        target = _live_wallet(doc["to_wallet_id"], owner=None)
+        if source.currency != target.currency:
+            raise CurrencyMismatch(f"Cannot move {source.currency} into a {target.currency} "
+                                   "wallet.", errors=[{"field": "to_wallet_id",
+                                                       "message": "currency differs"}])
+        minor = parse_amount(doc.get("amount"), source.currency)
+        return {"type": "transfer", "wallet": source, "to_wallet": target,
+                "currency": source.currency, "amount": minor,
+                "fee": fee_for(minor, FEE_BP["transfer"]())}
+
+    return _accept(user, key=key, fingerprint=fingerprint, door=door)
+
+
+def wait_seconds(raw: str | None) -> float:
+    """The `?wait=` of a request read: 0 to MAX_WAIT_S seconds."""
+    if raw is None:
+        return 0
+    if not re.fullmatch(r"[0-9]{1,2}", raw, re.ASCII) or int(raw) > settings.MAX_WAIT_S:
+        raise ValidationError(f"wait must be 0 to {settings.MAX_WAIT_S} seconds", errors=[
+            {"field": "wait", "message": f"must be an integer from 0 to {settings.MAX_WAIT_S}"}])
+    return int(raw)
+
+
+def get_request(user: User, request_id: int, *, wait_s: float = 0) -> TransactionRequest:
+    """The caller's request, waiting up to `wait_s` for it to leave `pending`.
+
+    Raises:
+      RequestNotFound: also for someone else's request.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        # A fresh query each time: peewee caches results on a query object.
+        request = TransactionRequest.get_or_none((TransactionRequest.id == request_id) &
+                                                 (TransactionRequest.user == user))
+        if request is None:
+            raise RequestNotFound(f"No request {request_id}.")
+        if request.status != "pending" or time.monotonic() >= deadline:
+            break
+        db.close()  # give the connection back while we sleep
+        time.sleep(POLL_INTERVAL_S)
+    if request.status != "pending":
+        # Before anyone is told it settled, make sure no older balance can be served.
+        wallet_cache.refresh([request.wallet_id] + ([request.to_wallet_id]
+                                                    if request.to_wallet_id else []))
+    return request
+
+
+def requests_of(user: User, status: str | None) -> peewee.ModelSelect:
+    """The caller's requests, optionally of one status."""
+    query = TransactionRequest.select().where(TransactionRequest.user == user)
+    if status is None:
+        return query
+    if status not in STATUSES:
+        raise ValidationError("status must be pending, succeeded or failed", errors=[
+            {"field": "status", "message": "must be pending, succeeded or failed"}])
+    return query.where(TransactionRequest.status == status)
