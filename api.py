@@ -6,7 +6,9 @@ import logging
 import re
 
 import bottle
+import orjson
 
+import cache
 import health
 import notifications
 import openapi
@@ -104,8 +106,8 @@ def post_wallets():
 
 @core.get("/v1/wallets")
 def get_wallets():
-    return json_response(200, {"items": [views.wallet(w)
-                                         for w in wallets.live_wallets(current_user())]})
+    return json_response(200, {"items": [views.wallet(state)
+                                         for state in wallets.live_wallets(current_user())]})
 
 
 @core.get("/v1/wallets/<wallet_id>")
@@ -125,9 +127,15 @@ def delete_wallet(wallet_id):
 def get_wallet_transactions(wallet_id):
     user = current_user()
     wallet = wallets.get_wallet(user, path_id(wallet_id, WalletNotFound))
-    return json_response(200, page(
-        Transaction.select().where(Transaction.wallet == wallet), Transaction.id,
-        scope=f"transactions:{wallet.id}", render=lambda row: views.transaction(row, wallet.currency)))
+    cache_key = wallets.history_cache_key(wallet, bottle.request.query_string)
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return json_response(200, orjson.Fragment(cached))
+    body = page(Transaction.select().where(Transaction.wallet == wallet["id"]), Transaction.id,
+                scope=f"transactions:{wallet['id']}",
+                render=lambda row: views.transaction(row, wallet["currency"]))
+    cache.put(cache_key, orjson.dumps(body))
+    return json_response(200, body)
 
 
 # -- money movement ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ import peewee
 
 import auth
 import throttle
+import wallet_cache
 from errors import (EmailTaken, InvalidCredentials, Unauthorized, UsernameTaken, ValidationError,
                     WalletNotEmpty, WrongCurrentPassword)
 from models import LoginLog, TransactionRequest, User, Wallet, db, utcnow
@@ -121,3 +122,4 @@ def delete_user(user: User) -> None:
             Wallet.update(deleted_at=now, updated_at=now, version=Wallet.version + 1) \
                 .where(Wallet.id.in_(ids)).execute()
         User.update(deleted_at=now, updated_at=now).where(User.id == user.id).execute()
+    wallet_cache.refresh(ids)

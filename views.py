@@ -15,10 +15,12 @@ def user(row: User) -> dict:
             "created_at": iso(row.created_at), "updated_at": iso(row.updated_at)}
 
 
-def wallet(row: Wallet) -> dict:
-    return {"id": row.id, "currency": row.currency,
-            "balance": format_amount(row.balance, row.currency), "version": row.version,
-            "created_at": iso(row.created_at), "updated_at": iso(row.updated_at)}
+def wallet(state: dict) -> dict:
+    """A wallet from its state (see wallet_cache.state_of), cached or freshly read."""
+    return {"id": state["id"], "currency": state["currency"],
+            "balance": format_amount(state["balance"], state["currency"]),
+            "version": state["version"], "created_at": iso(state["created_at"]),
+            "updated_at": iso(state["updated_at"])}
 
 
 def wallet_as_created(row: Wallet) -> dict:

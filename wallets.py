@@ -1,7 +1,10 @@
 """Wallets: idempotent creation, reads, soft deletion, and the ledger pages."""
+import hashlib
+
 import peewee
 
 import idempotency
+import wallet_cache
 from errors import WalletExists, WalletNotEmpty, WalletNotFound
 from models import Notification, TransactionRequest, User, Wallet, WalletRequest, db, utcnow
 from money import parse_currency
@@ -52,22 +55,27 @@ def create_wallet(user: User, *, currency: object, key: str) -> tuple[Wallet, bo
     return wallet, False
 
 
-def live_wallets(user: User) -> list[Wallet]:
-    return list(Wallet.select().where((Wallet.user == user) & Wallet.deleted_at.is_null())
-                .order_by(Wallet.id))
+def live_wallets(user: User) -> list[dict]:
+    """The caller's live wallets, oldest first, read from the database."""
+    return [wallet_cache.state_of(w) for w in Wallet.select().where(
+        (Wallet.user == user) & Wallet.deleted_at.is_null()).order_by(Wallet.id)]
 
 
-def get_wallet(user: User, wallet_id: int) -> Wallet:
-    """The caller's live wallet.
+def get_wallet(user: User, wallet_id: int) -> dict:
+    """The caller's live wallet, from the cache when it has it (see wallet_cache).
 
     Raises:
       WalletNotFound: also for someone else's or a closed wallet, so ids leak nothing.
     """
-    wallet = Wallet.get_or_none((Wallet.id == wallet_id) & (Wallet.user == user) &
-                                Wallet.deleted_at.is_null())
-    if wallet is None:
+    state = wallet_cache.fetch(wallet_id)
+    if state is None:
+        row = Wallet.get_or_none(Wallet.id == wallet_id)
+        if row is not None:
+            state = wallet_cache.state_of(row)
+            wallet_cache.store(state)
+    if state is None or state["user_id"] != user.id or state["deleted"]:
         raise WalletNotFound(f"No wallet {wallet_id}.")
-    return wallet
+    return state
 
 
 def delete_wallet(user: User, wallet_id: int) -> None:
@@ -90,3 +98,11 @@ def delete_wallet(user: User, wallet_id: int) -> None:
         now = utcnow()
         Wallet.update(deleted_at=now, updated_at=now, version=Wallet.version + 1) \
             .where(Wallet.id == wallet.id).execute()
+    wallet_cache.refresh([wallet.id])
+
+
+def history_cache_key(wallet: dict, query_string: str) -> str:
+    """Where a rendered transactions page is cached: any change to the wallet bumps its
+    version, so a cached page can never show an older ledger than the wallet it belongs to."""
+    digest = hashlib.sha256(query_string.encode()).hexdigest()[:16]
+    return f"history:{wallet['id']}:v{wallet['version']}:{digest}"

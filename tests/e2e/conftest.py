@@ -1,0 +1,37 @@
+"""A real waitress web process and a real dramatiq worker, shared by the e2e tests."""
+import os
+
+import pytest
+
+from tests.helpers import Client, start_web, start_worker
+
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "artifacts")
+
+
+@pytest.fixture(scope="session")
+def log_dir() -> str:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def stack(log_dir):
+    """Base URL of a running web process with one worker behind it."""
+    web, base = start_web(log_dir)
+    worker = start_worker(log_dir)
+    try:
+        yield base
+    finally:
+        worker.stop()
+        web.stop()
+
+
+@pytest.fixture
+def client(stack) -> Client:
+    return Client(stack).sign_up()
+
+
+@pytest.fixture
+def other(stack) -> Client:
+    return Client(stack).sign_up()

@@ -1,0 +1,171 @@
+"""Shared test helpers: unique users, an HTTP client for the API, and process control."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PASSWORD = "correct horse battery"
+
+
+def unique(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_env(**extra: str) -> dict:
+    """The environment for a web or worker subprocess: the test settings, the real broker."""
+    env = dict(os.environ)
+    env["BROKER_URL"] = os.environ["REAL_BROKER_URL"]
+    env.update(extra)
+    return env
+
+
+class Process:
+    """A real service process (web, worker, sweeper) with its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], *, env: dict, log_dir: str) -> None:
+        self.name = name
+        self.log_path = os.path.join(log_dir, f"{name}-{uuid.uuid4().hex[:6]}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout_s: float = 15) -> None:
+        """SIGTERM, then SIGKILL if it does not stop in time."""
+        if self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+
+    def output(self) -> str:
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+def start_web(log_dir: str, **env: str) -> tuple[Process, str]:
+    port = free_port()
+    web = Process("web", [sys.executable, "serve.py"],
+                  env=process_env(PORT=str(port), **env), log_dir=log_dir)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if web.proc.poll() is not None:
+            raise RuntimeError(f"web exited early:\n{web.output()}")
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                return web, base
+        except requests.RequestException:
+            time.sleep(0.1)
+    web.stop()
+    raise RuntimeError(f"web did not come up:\n{web.output()}")
+
+
+def start_worker(log_dir: str, *, threads: int = 4, **env: str) -> Process:
+    dramatiq = os.path.join(os.path.dirname(sys.executable), "dramatiq")
+    return Process("worker", [dramatiq, "actors", "--processes", "1", "--threads", str(threads)],
+                   env=process_env(**env), log_dir=log_dir)
+
+
+def start_sweeper(log_dir: str, **env: str) -> Process:
+    return Process("sweeper", [sys.executable, "sweeper.py"], env=process_env(**env),
+                   log_dir=log_dir)
+
+
+class Client:
+    """A user of the API over real HTTP."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.token: str | None = None
+        self.email = self.username = None
+
+    def call(self, method: str, path: str, *, json=None, key: str | None = None,
+             headers: dict | None = None, **kwargs) -> requests.Response:
+        hdrs = dict(headers or {})
+        if self.token and "Authorization" not in hdrs:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        if key is not None:
+            hdrs["Idempotency-Key"] = key
+        return self.http.request(method, self.base + path, json=json, headers=hdrs,
+                                 timeout=60, **kwargs)
+
+    def sign_up(self) -> "Client":
+        self.username = unique("user_")
+        self.email = f"{self.username}@example.com"
+        res = self.call("POST", "/v1/users", json={"email": self.email, "username": self.username,
+                                                   "password": PASSWORD})
+        assert res.status_code == 201, res.text
+        self.user_id = res.json()["id"]
+        return self.log_in()
+
+    def log_in(self) -> "Client":
+        res = self.call("POST", "/v1/auth/token", json={"email": self.email,
+                                                         "password": PASSWORD})
+        assert res.status_code == 200, res.text
+        self.token = res.json()["access_token"]
+        return self
+
+    def open_wallet(self, currency: str = "USD") -> dict:
+        res = self.call("POST", "/v1/wallets", json={"currency": currency}, key=unique("w"))
+        assert res.status_code == 201, res.text
+        return res.json()
+
+    def move(self, path: str, body: dict) -> dict:
+        res = self.call("POST", path, json=body, key=unique("k"))
+        assert res.status_code == 202, res.text
+        return res.json()
+
+    def deposit(self, wallet_id: int, amount: str) -> dict:
+        return self.move(f"/v1/wallets/{wallet_id}/deposits", {"amount": amount})
+
+    def withdraw(self, wallet_id: int, amount: str) -> dict:
+        return self.move(f"/v1/wallets/{wallet_id}/withdrawals", {"amount": amount})
+
+    def transfer(self, source: int, target: int, amount: str) -> dict:
+        return self.move("/v1/transfers", {"from_wallet_id": source, "to_wallet_id": target,
+                                           "amount": amount})
+
+    def settled(self, request_id: int, *, wait_s: int = 30) -> dict:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            res = self.call("GET", f"/v1/requests/{request_id}?wait={wait_s}")
+            assert res.status_code == 200, res.text
+            if res.json()["status"] != "pending":
+                return res.json()
+        raise AssertionError(f"request {request_id} still pending after 120 s")
+
+    def wallet(self, wallet_id: int) -> dict:
+        res = self.call("GET", f"/v1/wallets/{wallet_id}")
+        assert res.status_code == 200, res.text
+        return res.json()
+
+
+def is_problem(res: requests.Response, status: int, code: str) -> bool:
+    """The response is an RFC 9457 problem with this status and code."""
+    assert res.status_code == status, f"{res.status_code} {res.text}"
+    assert res.headers["Content-Type"].startswith("application/problem+json"), res.headers
+    body = res.json()
+    assert body["status"] == status and body["code"] == code, body
+    assert body["title"] and body["type"] and res.headers.get("X-Request-Id")
+    return True
