@@ -99,7 +99,8 @@ SCHEMAS: dict[str, Schema] = {
                    "updated_at": TIME}),
     "Transaction": obj({
         "id": ID, "request_id": ID,
-        "type": {"type": "string", "enum": ["deposit", "withdrawal", "transfer_out", "transfer_in"]},
+        "type": {"type": "string",
+                 "enum": ["deposit", "withdrawal", "transfer_out", "transfer_in"]},
         "amount": {**SIGNED_MONEY, "description": "Signed and net of fees: a wallet's balance "
                                                   "is the sum of its entries' amounts."},
         "fee": MONEY, "balance_after": MONEY, "counterparty_wallet_id": nullable(ID),
@@ -192,7 +193,7 @@ def header(name: str) -> Schema:
 def problem(status: int, *codes: str, description: str | None = None,
             headers: tuple[str, ...] = ()) -> Schema:
     """A problem+json response listing its possible codes, one example each."""
-    return {"description": description or " | ".join(f"`{c}`" for c in codes),
+    return {"description": description or "Problem codes: " + ", ".join(f"`{c}`" for c in codes),
             "headers": {k: v for h in ("X-Request-Id", *headers) for k, v in header(h).items()},
             "content": {PROBLEM_JSON: {"schema": ref("Problem"), "examples": {
                 c: problem_example(status, c) for c in codes}}}}
@@ -233,8 +234,8 @@ HEADERS: dict[str, Schema] = {
                       "schema": {"type": "string"}},
 }
 PARAMETERS: dict[str, Schema] = {
-    "XRequestId": param("X-Request-Id", "header", {"type": "string", "maxLength": 64},
-                        "Optional correlation id, echoed back when sane."),
+    "XRequestId": param("X-Request-Id", "header", {"type": "string"},
+                        "Optional correlation id, echoed back when 1-64 of [A-Za-z0-9._:-]."),
     "IdempotencyKey": param("Idempotency-Key", "header", {
         "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
         "1 to 255 visible ASCII characters, unique per user and intended operation.",
@@ -331,7 +332,8 @@ def paths() -> dict[str, Schema]:
             {"200": success("An access token.", ref("Token"), {
                 "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI3In0.sig",
                 "token_type": "Bearer", "expires_in": 3600}, headers=("Cache-Control",))},
-            body=("TokenRequest", {"email": "ada@example.com", "password": "correct horse battery"}),
+            body=("TokenRequest", {"email": "ada@example.com",
+                                   "password": "correct horse battery"}),
             auth=False, errors={401: ("invalid_credentials",), 422: ("validation_error",),
                                 429: ("too_many_attempts",)},
             description="Every attempt is recorded. After repeated failures (by default 5 for "
@@ -342,8 +344,9 @@ def paths() -> dict[str, Schema]:
                              {"200": success("The caller.", ref("User"), USER)}),
             "patch": operation("update_me", "Change username and/or password", "users",
                                {"200": success("The updated user.", ref("User"), USER)},
-                               body=("ProfileUpdate", {"password": "a new long password",
-                                                       "current_password": "correct horse battery"}),
+                               body=("ProfileUpdate", {
+                                   "password": "a new long password",
+                                   "current_password": "correct horse battery"}),
                                errors={403: ("invalid_credentials",), 409: ("username_taken",),
                                        422: ("validation_error",)}),
             "delete": operation("delete_me", "Delete the caller (soft delete)", "users",
@@ -381,7 +384,8 @@ def paths() -> dict[str, Schema]:
         "/v1/wallets/{wallet_id}/deposits": {"post": operation(
             "create_deposit", "Deposit money into a wallet", "money", accepted,
             body=("AmountBody", {"amount": "100.00"}), params=(wallet_id,), idempotent=True,
-            errors=money_errors)},
+            errors=money_errors, description="The fee (by default 50 bp, rounded half up in minor "
+                                             "units) is paid from the moved amount.")},
         "/v1/wallets/{wallet_id}/withdrawals": {"post": operation(
             "create_withdrawal", "Withdraw money from a wallet", "money", accepted,
             body=("AmountBody", {"amount": "25.00"}), params=(wallet_id,), idempotent=True,
@@ -430,7 +434,8 @@ def paths() -> dict[str, Schema]:
         "/openapi.json": {"get": operation(
             "get_openapi", "This OpenAPI 3.1 document", "service",
             {"200": success("The document.", {"type": "object"},
-                            {"openapi": "3.1.0", "info": {"title": "Wallet service API"}})}, auth=False, store=False)},
+                            {"openapi": "3.1.0", "info": {"title": "Wallet service API"}})},
+            auth=False, store=False)},
         "/docs": {"get": operation(
             "get_docs", "Readable API documentation (works offline)", "service",
             {"200": success("An HTML page.", {"type": "string"}, "<!doctype html><title>Wallet "
@@ -440,7 +445,8 @@ def paths() -> dict[str, Schema]:
             "get_metrics", "Prometheus metrics", "service",
             {"200": success("Prometheus text exposition format.", {"type": "string"},
                             "# TYPE http_requests_total counter\n"
-                            'http_requests_total{status="200"} 42\n', media="text/plain")}, auth=False, store=False)},
+                            'http_requests_total{status="200"} 42\n', media="text/plain")},
+            auth=False, store=False)},
     }
 
 

@@ -1,0 +1,163 @@
+"""The OpenAPI document: valid 3.1, complete against the app's routes and the problem table."""
+import json
+import re
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+import openapi
+from web.problems import INTERNAL, PROBLEMS
+
+METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+NOT_YET_ROUTED = {"/docs", "/metrics"}  # served outside api.core's routes for now
+PUBLIC = {("post", "/v1/users"), ("post", "/v1/auth/token"), ("get", "/healthz"),
+          ("get", "/readyz"), ("get", "/openapi.json"), ("get", "/docs"), ("get", "/metrics")}
+IDEMPOTENT = {("post", "/v1/wallets"), ("post", "/v1/wallets/{wallet_id}/deposits"),
+              ("post", "/v1/wallets/{wallet_id}/withdrawals"), ("post", "/v1/transfers")}
+PAGED = {"/v1/me/logins", "/v1/wallets/{wallet_id}/transactions", "/v1/requests",
+         "/v1/notifications"}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict:
+    return openapi.document()
+
+
+def operations(doc: dict):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method in METHODS:
+                yield method, path, op
+
+
+def deref(doc: dict, node: dict) -> dict:
+    """Follow local `$ref`s to the object they name."""
+    while isinstance(node, dict) and "$ref" in node:
+        target = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def test_the_document_is_valid_openapi_3_1(doc):
+    assert doc["openapi"] == "3.1.0"
+    validate(doc)
+
+
+def test_the_document_is_built_once_and_cached():
+    assert openapi.document() is openapi.document()
+
+
+def test_the_document_is_plain_json(doc):
+    assert json.loads(json.dumps(doc)) == doc
+
+
+def test_every_route_of_the_app_is_documented(doc):
+    import api  # needs settings from the environment, so imported here
+
+    routes = {(route.method.lower(), re.sub(r"<(\w+)[^>]*>", r"{\1}", route.rule))
+              for route in api.core.routes}
+    documented = {(method, path) for method, path, _ in operations(doc)}
+    assert routes - documented == set()
+    assert {(m, p) for m, p in documented if p not in NOT_YET_ROUTED} - routes == set()
+
+
+def test_the_service_endpoints_are_documented(doc):
+    for path in ("/healthz", "/readyz", "/openapi.json", "/docs", "/metrics"):
+        assert "get" in doc["paths"][path]
+    assert "text/html" in doc["paths"]["/docs"]["get"]["responses"]["200"]["content"]
+    assert "text/plain" in doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert set(doc["paths"]["/readyz"]["get"]["responses"]) >= {"200", "503"}
+
+
+def test_every_problem_code_of_the_contract_is_documented(doc):
+    codes = {code for _, code, _ in PROBLEMS.values()} | {INTERNAL[1]}
+    problem_responses = [response for response in doc["components"]["responses"].values()]
+    for _, _, op in operations(doc):
+        problem_responses += [deref(doc, r) for r in op["responses"].values()]
+    text = json.dumps([r for r in problem_responses
+                       if "application/problem+json" in r.get("content", {})])
+    assert [code for code in sorted(codes) if f'"{code}"' not in text] == []
+
+
+def test_every_operation_has_a_unique_snake_case_id_a_summary_and_a_tag(doc):
+    ids = [op["operationId"] for _, _, op in operations(doc)]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", op_id) for op_id in ids)
+    for _, _, op in operations(doc):
+        assert op["summary"] and op["tags"][0] in {
+            "users", "auth", "wallets", "money", "requests", "notifications", "service"}
+
+
+def test_only_the_public_endpoints_need_no_token(doc):
+    assert doc["security"] == [{"bearerAuth": []}]
+    public = {(m, p) for m, p, op in operations(doc) if op.get("security") == []}
+    assert public == PUBLIC
+    for method, path, op in operations(doc):
+        assert ("401" in op["responses"]) == ((method, path) not in PUBLIC
+                                               or path == "/v1/auth/token")
+
+
+def test_idempotent_posts_require_the_idempotency_key_header(doc):
+    for method, path, op in operations(doc):
+        params = [deref(doc, p) for p in op["parameters"]]
+        keyed = [p for p in params if p["name"] == "Idempotency-Key"]
+        if (method, path) in IDEMPOTENT:
+            assert keyed[0]["required"] is True and keyed[0]["in"] == "header"
+            assert keyed[0]["schema"]["minLength"] == 1 and keyed[0]["schema"]["maxLength"] == 255
+            success = deref(doc, op["responses"]["201" if path == "/v1/wallets" else "202"])
+            assert {"Location", "Idempotent-Replayed", "X-Request-Id"} <= set(success["headers"])
+        else:
+            assert keyed == []
+
+
+def test_every_paged_list_takes_limit_and_cursor(doc):
+    for method, path, op in operations(doc):
+        names = {deref(doc, p)["name"] for p in op["parameters"]}
+        assert ({"limit", "cursor"} <= names) == (path in PAGED)
+    limit = doc["components"]["parameters"]["Limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 100, 20)
+
+
+def test_request_bodies_are_closed_objects_with_required_fields(doc):
+    for _, _, op in operations(doc):
+        if "requestBody" in op:
+            schema = deref(doc, op["requestBody"]["content"]["application/json"]["schema"])
+            assert schema["additionalProperties"] is False and "required" in schema
+
+
+def test_every_response_carries_a_request_id_and_errors_are_problems(doc):
+    for _, path, op in operations(doc):
+        for status, response in op["responses"].items():
+            response = deref(doc, response)
+            assert "X-Request-Id" in response["headers"], status
+            if status.startswith(("4", "5")) and (path, status) != ("/readyz", "503"):
+                assert list(response["content"]) == ["application/problem+json"]
+
+
+def test_every_example_matches_its_schema(doc):
+    registry = Registry().with_resource(
+        "urn:openapi", Resource.from_contents(doc, default_specification=DRAFT202012))
+    checked = 0
+
+    def walk(node, pointer: str) -> None:
+        nonlocal checked
+        if isinstance(node, dict):
+            if "schema" in node and "examples" in node:
+                validator = jsonschema.Draft202012Validator(
+                    {"$ref": f"urn:openapi#{pointer}/schema"}, registry=registry)
+                for example in node["examples"].values():
+                    validator.validate(example["value"])
+                    checked += 1
+            for key, value in node.items():
+                walk(value, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{pointer}/{index}")
+
+    walk(doc, "")
+    assert checked > 40
