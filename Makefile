@@ -6,8 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-# The test suite runs against its own database and a test-only secret.
+# The test suite runs against its own database, Redis db, RabbitMQ vhost and a test-only
+# secret, so a `make run` on the same machine and the tests never see each other's data.
+TEST_VHOST := wallet_test
 TEST_ENV := WALLET_ENV=test DATABASE_URL=mysql://root@127.0.0.1:3306/wallet_test \
+	BROKER_URL=amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST) REDIS_URL=redis://127.0.0.1:6379/1 \
 	JWT_SECRET=test-only-secret-0123456789abcdef0123456789 OPS_TOKEN=test-ops-token \
 	LOGIN_MAX_FAILURES_PER_IP=100000
 
@@ -33,7 +36,8 @@ audit: install
 	$(PY) manage.py audit
 
 test: install
-	@$(TEST_ENV) $(PY) manage.py check
+	@$(TEST_ENV) BROKER_URL=amqp://guest:guest@127.0.0.1:5672/%2F $(PY) manage.py check
+	@$(TEST_ENV) $(PY) manage.py vhost $(TEST_VHOST)
 	$(TEST_ENV) $(PY) manage.py migrate
 	$(TEST_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -3,6 +3,7 @@
   check    says whether MariaDB, Redis and RabbitMQ answer, and how to start one that does not
   migrate  creates the database if missing and applies pending migrations
   reset-test-db  drops and re-migrates the *_test database (WALLET_ENV=test only)
+  vhost NAME     creates a RabbitMQ virtual host for guest (tests keep to their own)
   audit    checks the ledger (see audit.py); exits non-zero on any finding
 """
 import argparse
@@ -72,6 +73,20 @@ def reset_test_db() -> int:
     return migrate()
 
 
+def vhost(name: str) -> int:
+    """Create a RabbitMQ virtual host for guest (tests and the chaos run keep to their own)."""
+    import subprocess
+
+    for argv in (["rabbitmqctl", "-q", "add_vhost", name],
+                 ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"]):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        if done.returncode and "already_exists" not in done.stderr + done.stdout:
+            print(f"manage.py vhost: {' '.join(argv)} failed: {done.stderr.strip()}",
+                  file=sys.stderr)
+            return 1
+    return 0
+
+
 def audit() -> int:
     import audit as ledger_audit
 
@@ -81,8 +96,11 @@ def audit() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "migrate", "reset-test-db", "audit"])
+    parser.add_argument("command", choices=["check", "migrate", "reset-test-db", "vhost", "audit"])
+    parser.add_argument("name", nargs="?", help="the virtual host, for `vhost`")
     args = parser.parse_args(argv)
+    if args.command == "vhost":
+        return vhost(args.name or "wallet_test")
     return {"check": check, "migrate": migrate, "reset-test-db": reset_test_db,
             "audit": audit}[args.command]()
 
