@@ -31,7 +31,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
       True only when there is a hash and the password matches it.
     """
     try:
-        return HASHER.verify(password_hash or DUMMY_HASH, password) and password_hash is not None
+        return HASHER.verify(password_hash or DUMMY_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

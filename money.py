@@ -64,6 +64,9 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> int:
 
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise refuse("amount must be a decimal string such as \"12.50\"")
+    if isinstance(value, int) and abs(value) >= 10**MAX_AMOUNT_CHARS:
+        # Too long to be an amount, and str() raises ValueError past 4300 digits.
+        raise refuse("amount must be plain decimal digits with at most one point")
     text = str(value) if isinstance(value, int) else value
     if len(text) > MAX_AMOUNT_CHARS or not PLAIN_DECIMAL.fullmatch(text):
         raise refuse("amount must be plain decimal digits with at most one point")

@@ -62,6 +62,10 @@ def log_in(*, email: str, password: str, ip: str, user_agent: str) -> tuple[str,
     email = email.lower()
     throttle.count_attempt(email, ip)
     user = User.get_or_none((User.email == email) & User.deleted_at.is_null())
+    if user is not None and user.email != email:
+        # The column's collation ignores NULs, trailing spaces and accents; such a variant
+        # is another email (and another throttle counter), so it must not reach the account.
+        user = None
     ok = auth.verify_password(user.password_hash if user else None, password)
     LoginLog.create(user=user, ip_address=ip, user_agent=user_agent, success=ok)
     if not ok:

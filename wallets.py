@@ -39,7 +39,9 @@ def create_wallet(user: User, *, currency: object, key: str) -> tuple[Wallet, bo
     idempotency.ensure_unused_for_requests(user.id, key)
     try:
         with db.atomic():
-            wallet = Wallet.create(user=user, currency=currency)
+            # One timestamp for both, so the 201 (updated_at = created_at) matches a later GET.
+            now = utcnow()
+            wallet = Wallet.create(user=user, currency=currency, created_at=now, updated_at=now)
             WalletRequest.create(user=user, idempotency_key=key, fingerprint=fingerprint,
                                  wallet=wallet)
             Notification.create(user=user, type="wallet_created", title="Wallet opened",
