@@ -8,7 +8,7 @@ settling is idempotent.
 import logging
 import time
 
-from peewee import SQL, fn
+from peewee import SQL, NodeList, Value, fn
 
 import dispatch
 import logs
@@ -27,7 +27,10 @@ def stale_requests(*, limit: int = BATCH) -> list[TransactionRequest]:
     return list(TransactionRequest.select(TransactionRequest.id, TransactionRequest.type,
                                           TransactionRequest.sweeps)
                 .where((TransactionRequest.status == "pending") &
-                       (last < SQL("%s - INTERVAL %s SECOND", [utcnow(), gap])))
+                       # A NodeList, not SQL(..., [gap]): SQL params are values, and
+                       # an expression passed as one was rendered after the text.
+                       (last < NodeList((Value(utcnow()), SQL("- INTERVAL"), gap,
+                                         SQL("SECOND")))))
                 .order_by(TransactionRequest.id).limit(limit))
 
 

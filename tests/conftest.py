@@ -22,6 +22,16 @@ os.environ["REAL_BROKER_URL"] = REAL_BROKER_URL
 os.environ["BROKER_URL"] = "stub://"  # in-process actors only; subprocesses get the real one
 
 
+ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
+
+
+@pytest.fixture(scope="session")
+def log_dir() -> str:
+    """Where process logs and other test artifacts are kept (not committed)."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    return ARTIFACTS
+
+
 @pytest.fixture(scope="session", autouse=True)
 def services_are_up():
     """Fail (never skip) with instructions when a service the tests need is down."""

@@ -1,18 +1,7 @@
 """A real waitress web process and a real dramatiq worker, shared by the e2e tests."""
-import os
-
 import pytest
 
 from tests.helpers import Client, start_web, start_worker
-
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         "artifacts")
-
-
-@pytest.fixture(scope="session")
-def log_dir() -> str:
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    return ARTIFACTS
 
 
 @pytest.fixture(scope="session")
