@@ -9,6 +9,7 @@ import bottle
 import orjson
 
 import cache
+import docs
 import health
 import notifications
 import openapi
@@ -25,7 +26,8 @@ from web.pages import page
 
 log = logging.getLogger(__name__)
 bottle.BaseRequest.MEMFILE_MAX = 0  # bodies are read by web.http.read_json only
-core = bottle.Bottle(catchall=False)
+core = bottle.Bottle()
+core.config["catchall"] = False  # errors reach our plugin and middleware, never Bottle's page
 core.install(problems_plugin)
 PATH_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 
@@ -221,6 +223,17 @@ def get_readyz():
 @core.get("/openapi.json")
 def get_openapi():
     return json_response(200, openapi.document())
+
+
+@core.get("/docs")
+def get_docs():
+    return bottle.HTTPResponse(docs.PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+@core.get(f"/docs/{docs.SCRIPT_NAME}")
+def get_docs_script():
+    return bottle.static_file(docs.SCRIPT_NAME, root=docs.ASSETS_DIR,
+                              mimetype="text/javascript", charset="utf-8")
 
 
 @core.error(404)

@@ -441,6 +441,11 @@ def paths() -> dict[str, Schema]:
             {"200": success("An HTML page.", {"type": "string"}, "<!doctype html><title>Wallet "
                             "service API</title>...", media="text/html")},
             auth=False, store=False)},
+        "/docs/redoc.standalone.js": {"get": operation(
+            "get_docs_script", "The Redoc script the /docs page loads", "service",
+            {"200": success("JavaScript, from the openapi-ui-bundles package.",
+                            {"type": "string"}, "/* redoc */", media="text/javascript")},
+            auth=False, store=False)},
         "/metrics": {"get": operation(
             "get_metrics", "Prometheus metrics", "service",
             {"200": success("Prometheus text exposition format.", {"type": "string"},
