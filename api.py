@@ -11,6 +11,7 @@ import orjson
 import cache
 import docs
 import health
+import logs
 import notifications
 import openapi
 import payments
@@ -37,7 +38,9 @@ def current_user() -> users.User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send Authorization: Bearer <token>.")
-    return users.user_for_token(token.strip())
+    user = users.user_for_token(token.strip())
+    logs.add(user_id=user.id)
+    return user
 
 
 def path_id(raw: str, missing: type) -> int:

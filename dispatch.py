@@ -1,6 +1,7 @@
 """Handing recorded requests to their actors (the outbox's send side)."""
 import logging
 
+import logs
 from actors import SETTLERS
 from models import TransactionRequest
 
@@ -15,7 +16,9 @@ def send(request: TransactionRequest) -> bool:
       sweeper sends it again, so the caller's 202 still holds.
     """
     try:
-        SETTLERS[request.type].send(request.id)
+        # The HTTP request id travels with the message, so worker log lines carry it.
+        trace_id = logs.CONTEXT.get().get("request_id")
+        SETTLERS[request.type].send_with_options(args=(request.id,), trace_id=trace_id)
         return True
     except Exception as exc:  # noqa: BLE001 - any broker failure is covered by the sweeper
         log.warning("Could not enqueue request %s (%s); the sweeper will resend it.",

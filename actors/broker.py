@@ -3,24 +3,13 @@ import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import Middleware
 
 import settings
-from models import db
+from actors.middleware import MessageLog, ReleaseConnections
 
 # Fail fast when RabbitMQ is down: the request is already recorded, the sweeper resends it.
 AMQP_DEFAULTS = {"connection_attempts": "1", "socket_timeout": "3",
                  "blocked_connection_timeout": "5", "heartbeat": "30"}
-
-
-class ReleaseConnections(Middleware):
-    """Give each worker thread's database connection back to the pool after each message."""
-
-    def after_process_message(self, broker, message, *, result=None, exception=None):
-        if not db.is_closed():
-            db.close()
-
-    after_skip_message = after_process_message
 
 
 def _amqp_url(url: str) -> str:
@@ -40,6 +29,7 @@ def make_broker() -> dramatiq.Broker:
     else:
         broker = RabbitmqBroker(url=_amqp_url(settings.BROKER_URL))
     broker.add_middleware(ReleaseConnections())
+    broker.add_middleware(MessageLog())
     return broker
 
 

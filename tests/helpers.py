@@ -57,7 +57,8 @@ class Process:
         self.log.close()
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -82,7 +83,8 @@ def start_web(log_dir: str, **env: str) -> tuple[Process, str]:
 
 def start_worker(log_dir: str, *, threads: int = 4, **env: str) -> Process:
     dramatiq = os.path.join(os.path.dirname(sys.executable), "dramatiq")
-    return Process("worker", [dramatiq, "actors", "--processes", "1", "--threads", str(threads)],
+    return Process("worker", [dramatiq, "--skip-logging", "--processes", "1", "--threads",
+                              str(threads), "actors", "actors.worker"],
                    env=process_env(**env), log_dir=log_dir)
 
 

@@ -2,6 +2,7 @@
 import json
 import logging
 import re
+import time
 import uuid
 from typing import Any, Callable
 
@@ -9,6 +10,7 @@ import bottle
 import orjson
 import peewee
 
+import logs
 import settings
 from errors import (IdempotencyKeyRequired, InvalidIdempotencyKey, InvalidJson, PayloadTooLarge,
                     ServiceUnavailable, UnknownField, UnsupportedMediaType, ValidationError,
@@ -18,6 +20,7 @@ from money import JsonNumber
 from web import problems
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("access")
 
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)
 VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}", re.ASCII)
@@ -74,7 +77,8 @@ def problems_plugin(callback: Callable) -> Callable:
 
 
 class RequestIdMiddleware:
-    """WSGI wrapper: an X-Request-Id on every response, and the connection back to the pool."""
+    """WSGI wrapper around the app: an X-Request-Id on every response, the request id on
+    every log line, one access line per request, and the connection back to the pool."""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
@@ -83,8 +87,12 @@ class RequestIdMiddleware:
         given = environ.get("HTTP_X_REQUEST_ID", "")
         rid = given if SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         environ["wallet.request_id"] = rid
+        token = logs.bind(request_id=rid)
+        started = time.perf_counter()
+        seen = {"status": "500"}
 
         def start(status, headers, exc_info=None):
+            seen["status"] = status.split(" ", 1)[0]
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             return start_response(status, headers + [("X-Request-Id", rid)], exc_info)
 
@@ -98,6 +106,12 @@ class RequestIdMiddleware:
         finally:
             if not db.is_closed():
                 db.close()
+            route = environ.get("bottle.route")
+            access.info("%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                        seen["status"], extra={
+                            "route": route.rule if route else None, "status": int(seen["status"]),
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
+            logs.unbind(token)
 
 
 # -- bodies -----------------------------------------------------------------------------

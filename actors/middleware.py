@@ -1,0 +1,53 @@
+"""Worker middleware: database connections back to the pool, and a log line per message."""
+import logging
+import threading
+import time
+
+from dramatiq.middleware import Middleware
+
+import logs
+from models import db
+
+log = logging.getLogger("worker")
+
+
+class ReleaseConnections(Middleware):
+    """Give each worker thread's database connection back to the pool after each message."""
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if not db.is_closed():
+            db.close()
+
+    after_skip_message = after_process_message
+
+
+class MessageLog(Middleware):
+    """Bind the actor, message, attempt, money request and HTTP request id to every log
+    line of a message, and log one line when it is done (with its duration)."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def before_process_message(self, broker, message):
+        args = message.args or ()
+        self.local.token = logs.bind(
+            actor=message.actor_name, message_id=message.message_id,
+            attempt=message.options.get("retries", 0) + 1,
+            money_request_id=args[0] if args and isinstance(args[0], int) else None,
+            request_id=message.options.get("trace_id"))
+        self.local.started = time.perf_counter()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        token = getattr(self.local, "token", None)
+        if token is None:
+            return
+        duration_ms = round((time.perf_counter() - self.local.started) * 1000, 3)
+        if exception is None:
+            log.info("Processed %s.", message.actor_name, extra={"duration_ms": duration_ms})
+        else:
+            log.warning("%s failed: %s: %s", message.actor_name, type(exception).__name__,
+                        exception, extra={"duration_ms": duration_ms})
+        logs.unbind(token)
+        self.local.token = None
+
+    after_skip_message = after_process_message
