@@ -14,7 +14,7 @@ TEST_ENV := WALLET_ENV=test DATABASE_URL=mysql://root@127.0.0.1:3306/wallet_test
 	JWT_SECRET=test-only-secret-0123456789abcdef0123456789 OPS_TOKEN=test-ops-token \
 	LOGIN_MAX_FAILURES_PER_IP=100000
 
-.PHONY: install check migrate run test worker audit clean
+.PHONY: install check migrate run test chaos audit clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ migrate: check
 	$(PY) manage.py migrate
 
 run: migrate
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port 8080
 
 audit: install
 	$(PY) manage.py audit
@@ -41,5 +41,14 @@ test: install
 	$(TEST_ENV) $(PY) manage.py migrate
 	$(TEST_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
+# The bank test with a nemesis alone (it restarts MariaDB, RabbitMQ and Redis).
+chaos: install
+	$(MAKE) test PYTEST_ARGS="tests/chaos -s"
+
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The benchmark (bench/run.py; README's table): WORKERS worker processes, CLIENTS HTTP clients.
+.PHONY: bench
+bench: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/run.py --workers $(or $(WORKERS),2) --clients $(or $(CLIENTS),16)
