@@ -38,7 +38,7 @@ audit: install
 test: install
 	@$(TEST_ENV) BROKER_URL=amqp://guest:guest@127.0.0.1:5672/%2F $(PY) manage.py check
 	@$(TEST_ENV) $(PY) manage.py vhost $(TEST_VHOST)
-	$(TEST_ENV) $(PY) manage.py migrate
+	$(TEST_ENV) $(PY) manage.py reset-test-db
 	$(TEST_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 # The bank test with a nemesis alone (it restarts MariaDB, RabbitMQ and Redis).

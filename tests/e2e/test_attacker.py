@@ -189,7 +189,9 @@ def test_the_victims_idempotency_key_replays_nothing_for_the_attacker(scene):
     # Then it is 404, not a replay of the victim's request
     assert is_problem(res, 404, "wallet_not_found")
     assert "Idempotent-Replayed" not in res.headers
-    assert str(accepted.json()["id"]) not in res.text
+    body = res.json()
+    assert "id" not in body and "wallet_id" not in body
+    assert str(accepted.json()["id"]) not in body["detail"].split()
     assert footprint(victim, attacker) == before
 
 
