@@ -1,0 +1,198 @@
+"""The benchmark: `make bench` (full) or `python bench/run.py --quick` (the CI smoke test).
+
+Starts from nothing in its own namespace (database, RabbitMQ vhost, Redis db), seeds users
+and wallets, measures the direct-SQL ceiling, starts the Procfile's stack (web, N workers,
+sweeper) under honcho, drives each scenario over HTTP from a separate load process,
+audits the ledger after every phase, and prints a markdown table (also written to
+bench/out/latest.md, or latest-quick.md; each run's logs stay in bench/out/<run>/).
+
+Exits non-zero when an audit finds anything or a phase settled nothing; the targets
+themselves are reported, not enforced (a benchmark is a measurement, not a test).
+"""
+import argparse
+import fcntl
+import os
+import re
+import sys
+import time
+from datetime import datetime, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench import ceiling, growth, report, seed, table  # noqa: E402
+from bench.config import (FULL, FULL_NAMESPACE, OUT_DIR, QUICK, QUICK_NAMESPACE,  # noqa: E402
+                          SEED_BALANCE_MINOR, WORKER_THREADS, stack_env)
+from bench.db import connect  # noqa: E402
+from bench.phases import Bench, audit, reads, transfers, warm_up  # noqa: E402
+from bench.stack import Stack, WebProcess, flush_redis, free_port, prepare  # noqa: E402
+
+LOCK_WAIT_S = 1800
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, 3 s phases, no growth measures (CI smoke test)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help=f"worker processes ({WORKER_THREADS} threads each, as in the "
+                             "Procfile); default 2")
+    parser.add_argument("--clients", type=int, default=16,
+                        help="concurrent HTTP clients of the load generator; default 16")
+    parser.add_argument("--ceiling-threads", type=int, default=8,
+                        help="threads of the direct-SQL ceiling; default 8")
+    return parser.parse_args(argv)
+
+
+def hold_lock(name: str):
+    """One run per namespace at a time: wait for a concurrent one to finish."""
+    os.makedirs(OUT_DIR, exist_ok=True)
+    handle = open(os.path.join(OUT_DIR, f".{name}.lock"), "w")
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"another benchmark holds the {name} namespace") from None
+            time.sleep(1)
+
+
+def settings_line(args: argparse.Namespace, sizes, namespace) -> str:
+    return (f"web 1 (waitress, WEB_THREADS 16), worker {args.workers} × {WORKER_THREADS} "
+            f"threads (Procfile: --processes 1 --threads {WORKER_THREADS}), sweeper 1, under "
+            f"honcho; load: {args.clients} keep-alive clients in one separate process; transfer "
+            f"phases {sizes.phase_s:g} s each (then wait for settlement, at most "
+            f"{sizes.drain_timeout_s:g} s); read phases {sizes.read_s:g} s after "
+            f"{sizes.warmup_s:g} s warm-up, over {sizes.read_users:,} users; ceiling "
+            f"{args.ceiling_threads} threads × {sizes.ceiling_s:g} s; {sizes.wallets:,} wallets "
+            f"seeded with {SEED_BALANCE_MINOR // 100:,}.00 USD each; transfers of 0.01-0.09 USD "
+            f"with a fresh Idempotency-Key each; other settings at their defaults; database "
+            f"`{namespace.database}`, vhost `{namespace.vhost}`, Redis db {namespace.redis_db}"
+            + (" (--quick)" if args.quick else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes, namespace = (QUICK, QUICK_NAMESPACE) if args.quick else (FULL, FULL_NAMESPACE)
+    began = time.monotonic()
+    lock = hold_lock(namespace.database)  # noqa: F841 - held until the process exits
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id += "-quick" if args.quick else ""
+    run_dir = os.path.join(OUT_DIR, run_id)
+    os.makedirs(run_dir, exist_ok=True)
+    env = stack_env(namespace, port=free_port())
+    print(f"bench: run {run_id}, logs in {run_dir}", flush=True)
+
+    prepare(namespace, env)
+    conn = connect(namespace)
+    machine = report.machine(conn)
+    external_id = seed.system_wallets(conn)[seed.SYSTEM_KEYS[0]]
+    pop = seed.population(conn, sizes.wallets, external_id=external_id)
+    print(f"  seeded {sizes.wallets:,} users and wallets", flush=True)
+    audits: list = []
+    audit(env, "seeding", audits)
+    ceiling_result = ceiling.run(namespace, pop, threads=args.ceiling_threads,
+                                 duration_s=sizes.ceiling_s)
+    print(f"  ceiling: {ceiling_result.rate_per_s:.0f} tx/s", flush=True)
+    audit(env, "the ceiling", audits)
+
+    stack = Stack(run_dir, env, workers=args.workers)
+    nocache = WebProcess(run_dir, stack_env(namespace, port=free_port(), CACHE_TTL_S="0"),
+                         name="web-cache-off")
+    notes: list[str] = []
+    try:
+        stack.start()
+        bench = Bench(conn, stack, env, sizes, args.clients, run_dir, namespace.database,
+                      audits=audits)
+        warm_up(bench, pop)
+        uniform = transfers(bench, "uniform", pop)
+        half = transfers(bench, "uniform at half the peak accept rate", pop,
+                         rate_per_s=max(1.0, uniform.accept.rate_per_s / 2))
+        hot = transfers(bench, "hot", pop, pattern="hot")
+        single = transfers(bench, "single", pop, pattern="single")
+        loads = read_phases(bench, pop.subset(sizes.read_users), stack.base_url, "on")
+        flush_redis(namespace)
+        nocache.start()
+        loads.update(read_phases(bench, pop.subset(sizes.read_users), nocache.base_url, "off"))
+        notes.append(_cache_off_note(namespace, nocache))
+        results = table.Results(ceiling_result, uniform, half, hot, single, loads, audits,
+                                bench.loads, sizes)
+        if sizes.growth:
+            small, large, _ = growth.settle_rate(bench, pop, external_id=external_id)
+            results.settle_growth = (small, large)
+            results.history_growth = growth.history(bench, base_url=nocache.base_url,
+                                                    external_id=external_id)
+        notes += _log_notes(bench, stack)
+    finally:
+        nocache.stop()
+        stack.stop()
+    audit(env, "the run (final)", audits)
+
+    took = time.monotonic() - began
+    notes.append(f"Run took {took:.0f} s; logs and this report in `bench/out/{run_id}/`.")
+    text = report.render(title=f"Wallet service benchmark ({run_id})", machine_line=machine,
+                         settings_line=settings_line(args, sizes, namespace),
+                         rows=table.rows(results), notes=notes)
+    for path in (os.path.join(run_dir, "report.md"),
+                 os.path.join(OUT_DIR, "latest-quick.md" if args.quick else "latest.md")):
+        with open(path, "w") as f:
+            f.write(text)
+    print("\n" + text, flush=True)
+    phases = (uniform, half, hot, single) + (results.settle_growth or ())
+    if not all(a.clean for a in audits):
+        print("bench: FAILED: the audit found problems", file=sys.stderr)
+        return 1
+    if any(p.settle.succeeded == 0 for p in phases):
+        print("bench: FAILED: a phase settled nothing", file=sys.stderr)
+        return 1
+    return 0
+
+
+def read_phases(bench: Bench, readers, base_url: str, cache: str) -> dict:
+    """GET wallet (closed loop, then paced at half that rate) and GET transactions."""
+    peak = reads(bench, f"GET wallet, cache {cache}", readers, kind="wallet", base_url=base_url)
+    half = reads(bench, f"GET wallet at half its peak, cache {cache}", readers, kind="wallet",
+                 base_url=base_url, rate_per_s=max(1.0, peak.rate_per_s / 2))
+    history = reads(bench, f"GET transactions, cache {cache}", readers, kind="history",
+                    base_url=base_url)
+    return {f"wallet {cache}": peak, f"wallet half {cache}": half, f"history {cache}": history}
+
+
+def _cache_off_note(namespace, nocache: WebProcess) -> str:
+    import redis
+
+    keys = redis.Redis.from_url(namespace.redis_url).dbsize()
+    failures = nocache.output().count("Redis SET failed")
+    how = ("CACHE_TTL_S=0 is not a documented 'off': Redis refuses SET with EX 0, so every "
+           "store fails (history pages log each failure)" if failures else
+           "no store failed")
+    return (f"Cache off = a second web process with CACHE_TTL_S=0, Redis flushed before: "
+            f"{keys} Redis keys afterwards, {failures} 'Redis SET failed' warnings in its log "
+            f"({how}).")
+
+
+def _log_notes(bench: Bench, stack: Stack) -> list[str]:
+    """ERROR lines of the stack's log during the transfer phases, grouped by kind."""
+    notes = []
+    for name, counts in bench.log_counts:
+        kinds: dict[str, int] = {}
+        for line in counts.errors:
+            kind = re.sub(r"\d+", "#", line.split("| ", 1)[-1])
+            kind = re.sub(r'"(ts|request_id)": "[^"]*", ', "", kind)[:220]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        for kind, n in sorted(kinds.items(), key=lambda item: -item[1]):
+            notes.append(f"{name}: {n} ERROR line(s) like `{kind}`")
+        if counts.exhausted or counts.unavailable or counts.lock_timeouts:
+            notes.append(f"{name}: {counts.exhausted} messages out of retries, "
+                         f"{counts.unavailable} answers 503 on a database error, "
+                         f"{counts.lock_timeouts} lock wait timeouts")
+    for name, load in bench.loads:
+        if load.samples:
+            notes.append(f"{name}: unexpected answers, e.g. `{load.samples[0][:300]}`")
+    return notes
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The benchmark's smoke test: `bench/run.py --quick` runs end to end against real processes.
+
+Only that it runs, audits clean and reports every measure is asserted; never a timing
+(CI machines are shared and slow, and the figures belong to `make bench`).
+"""
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+# The first cells of the table's rows, one per measure of the benchmark issue.
+EXPECTED_ROWS = [
+    "1. ceiling: the transfer's SQL straight through pymysql",
+    "2. accept: POST /v1/transfers, closed loop (peak)",
+    "2. accept at half the peak rate",
+    "3. settle: uniform,",
+    "3. settle: uniform at half the peak accept rate",
+    "4. hot:",
+    "4. single: every transfer leaves one wallet",
+    "4. reads: GET /v1/wallets/{id}, cache on, closed loop (peak)",
+    "4. reads: GET /v1/wallets/{id}, cache on, paced at half the peak",
+    "4. reads: GET /v1/wallets/{id}, cache off, closed loop (peak)",
+    "4. reads: GET /v1/wallets/{id}, cache off, paced at half the peak",
+    "4. reads: GET /v1/wallets/{id}/transactions, cache on",
+    "4. reads: GET /v1/wallets/{id}/transactions, cache off",
+    "5. growth: history page",
+    "5. growth: settle rate",
+    "6. settle / ceiling (uniform)",
+    "6. audit after every run",
+    "HTTP 5xx and transport errors, all phases",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_quick_benchmark_runs_audits_clean_and_reports_every_measure():
+    # Given the services are up (conftest checks them)
+    # When the quick benchmark runs in its own namespace
+    done = subprocess.run([sys.executable, "bench/run.py", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=580)
+    # Then it exits 0 (every audit clean, every phase settled something)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    # And its table has a row for every measure, with the audit row met
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    for measure in EXPECTED_ROWS:
+        assert any(row.startswith(f"| {measure}") for row in rows), (measure, rows)
+    audit_row = next(row for row in rows if row.startswith("| 6. audit after every run"))
+    assert audit_row.rstrip().endswith("| yes |"), audit_row
