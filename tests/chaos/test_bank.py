@@ -1,0 +1,210 @@
+"""The bank test with a nemesis (`make chaos`; `make test` runs it too).
+
+A black-box workload in the spirit of Jepsen's bank test: 16 clients move money among
+20 users' USD and EUR wallets over HTTP against a real web process, two real worker
+processes and the sweeper, while a nemesis kills workers and restarts RabbitMQ,
+MariaDB and Redis. Afterwards every accepted request must be settled exactly once and
+every minor unit accounted for. It runs in its own database, Redis db and RabbitMQ
+vhost, and prints a summary table (also written to tests/artifacts/chaos-summary.md).
+"""
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pymysql
+import pytest
+import redis
+
+from tests.chaos import nemesis
+from tests.chaos.workload import Client, Record, fee_for
+from tests.helpers import ROOT, Client as ApiClient, start_sweeper, start_web, start_worker
+
+DB_NAME = "wallet_chaos_test"
+VHOST = "wallet_chaos"
+REDIS_DB = 2
+USERS, CLIENTS, WORKERS = 20, 16, 2
+WORKLOAD_S = float(os.environ.get("CHAOS_WORKLOAD_S", "95"))
+QUIESCE_S = 60
+SEED = int(os.environ.get("CHAOS_SEED", "20261124"))
+ENV = {"DATABASE_URL": f"mysql://root@127.0.0.1:3306/{DB_NAME}",
+       "REAL_BROKER_URL": f"amqp://guest:guest@127.0.0.1:5672/{VHOST}",
+       "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+       "SWEEP_AFTER_S": "3", "SWEEP_EVERY_S": "1", "MAX_BACKOFF_MS": "2000"}
+
+
+def manage(*args: str) -> None:
+    env = {**os.environ, **ENV, "BROKER_URL": ENV["REAL_BROKER_URL"]}
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def chaos_env(monkeypatch):
+    """A fresh database, vhost and Redis db for this run alone."""
+    nemesis.heal()
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", VHOST], capture_output=True, timeout=60)
+    manage("vhost", VHOST)
+    manage("reset-test-db")
+    redis.Redis(db=REDIS_DB).flushdb()
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    yield
+    nemesis.heal()
+
+
+def sql(query: str, *params) -> list[tuple]:
+    conn = pymysql.connect(host="127.0.0.1", user="root", database=DB_NAME, connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def set_up_users(base: str) -> list[dict]:
+    """20 users, each with funded USD and EUR wallets and a closed GBP wallet."""
+    users = []
+    for _ in range(USERS):
+        api = ApiClient(base).sign_up()
+        wallets = {c: api.open_wallet(c)["id"] for c in ("USD", "EUR")}
+        closed = api.open_wallet("GBP")["id"]
+        assert api.call("DELETE", f"/v1/wallets/{closed}").status_code == 204
+        for wallet in wallets.values():
+            api.settled(api.deposit(wallet, "1000.00")["id"])
+        users.append({"token": api.token, "wallets": wallets, "closed": closed})
+    return users
+
+
+def wait_until_settled(deadline: float) -> float:
+    """Seconds until no request is pending (or the deadline passes)."""
+    started = time.monotonic()
+    while time.monotonic() < deadline:
+        if not sql("SELECT 1 FROM transaction_requests WHERE status = 'pending' LIMIT 1"):
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def anomalies_of(record: Record) -> tuple[list[str], Counter]:
+    """Everything the run got wrong, and requests by outcome."""
+    found: list[str] = []
+    rows = {r[0]: r for r in sql("SELECT id, type, status, currency, amount, fee, failure_code, "
+                                 "idempotency_key FROM transaction_requests")}
+    entries = Counter(dict(sql("SELECT request_id, COUNT(*) FROM transactions GROUP BY request_id")))
+    outcomes = Counter(f"{r[2]}" + (f" ({r[6]})" if r[6] else "") for r in rows.values())
+    pending = [rid for rid, r in rows.items() if r[2] == "pending"]
+    if pending:
+        found.append(f"{len(pending)} request(s) still pending, e.g. {pending[:5]}")
+    for rid, acc in record.accepted.items():
+        if acc.kind == "closed":
+            found.append(f"request {rid} was accepted for a closed wallet")
+        row = rows.get(rid)
+        if row is None:
+            found.append(f"accepted request {rid} is missing")
+            continue
+        kind = "deposit" if acc.kind == "closed" else acc.kind
+        if (row[1], row[3], row[4], row[7]) != (kind, acc.currency, acc.amount, acc.key):
+            found.append(f"request {rid} differs from what was sent: {row} vs {acc}")
+        if row[5] != fee_for(kind, acc.amount):
+            found.append(f"request {rid} fee {row[5]} != {fee_for(kind, acc.amount)}")
+    for rid, row in rows.items():
+        want = (2 + (row[5] > 0)) if row[2] == "succeeded" else 0
+        if entries[rid] != want:
+            found.append(f"request {rid} ({row[2]}) has {entries[rid]} entries, expected {want}")
+    for currency in ("USD", "EUR"):
+        ok = [r for r in rows.values() if r[2] == "succeeded" and r[3] == currency]
+        dep = sum(r[4] for r in ok if r[1] == "deposit")
+        wd = sum(r[4] for r in ok if r[1] == "withdrawal")
+        fees = sum(r[5] for r in ok)
+        wd_fees = sum(r[5] for r in ok if r[1] == "withdrawal")
+        users = sql("SELECT COALESCE(SUM(balance), 0) FROM wallets WHERE system_key IS NULL "
+                    "AND currency = %s", currency)[0][0]
+        system = dict(sql("SELECT w.system_key, COALESCE(SUM(t.amount), 0) FROM wallets w "
+                          "LEFT JOIN transactions t ON t.wallet_id = w.id "
+                          "WHERE w.currency = %s AND w.system_key IS NOT NULL "
+                          "GROUP BY w.system_key", currency))
+        expect = {"users": dep - fees - wd + wd_fees, f"fees:{currency}": fees,
+                  f"external:{currency}": -dep + wd - wd_fees}
+        got = {"users": int(users), f"fees:{currency}": int(system.get(f"fees:{currency}", 0)),
+               f"external:{currency}": int(system.get(f"external:{currency}", 0))}
+        if got != expect:
+            found.append(f"{currency} totals {got} != implied {expect}")
+    negative = sql("SELECT id, balance FROM wallets WHERE system_key IS NULL AND balance < 0")
+    if negative:
+        found.append(f"negative balances: {negative}")
+    found += [f"re-sent key answered differently: {m}" for m in record.resend_mismatches]
+    for key in record.unresolved_keys:  # unanswered calls may have been accepted: then settled
+        if any(r[7] == key and r[2] == "pending" for r in rows.values()):
+            found.append(f"unanswered key {key} left its request pending")
+    audit = subprocess.run([sys.executable, "manage.py", "audit"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120, env={**os.environ, **ENV})
+    if audit.returncode != 0:
+        found.append("audit: " + audit.stdout[-2000:])
+    return found, outcomes
+
+
+def summary(record: Record, outcomes: Counter, schedule: nemesis.Schedule, quiesce_s: float,
+            found: list[str]) -> str:
+    lines = ["| measure | value |", "|---|---|",
+             f"| requests accepted (202) | {len(record.accepted)} |"]
+    lines += [f"| requests {name} | {n} |" for name, n in sorted(outcomes.items())]
+    lines += [f"| refused at the door: {name} | {n} |" for name, n in sorted(record.refused.items())]
+    lines += [f"| re-sent with the same key | {record.resent} |",
+              f"| calls retried by clients (5xx, timeouts) | {sum(record.retried_calls.values())} "
+              f"({', '.join(f'{k}: {v}' for k, v in record.retried_calls.most_common(4))}) |",
+              f"| calls never answered | {len(record.unresolved_keys)} |"]
+    lines += [f"| fault: {name} | at {start:.0f} s, {took:.1f} s |"
+              for name, start, took in schedule.done]
+    lines += [f"| time to quiesce after the last fault | {quiesce_s:.1f} s |",
+              f"| anomalies | {len(found)} |"]
+    return "\n".join(lines)
+
+
+def test_the_bank_keeps_every_minor_unit_through_crashes_and_restarts(chaos_env, log_dir):
+    web, base = start_web(log_dir)
+    workers = [start_worker(log_dir) for _ in range(WORKERS)]
+    sweeper = start_sweeper(log_dir)
+    try:
+        users = set_up_users(base)
+        record = Record()
+
+        def replace_worker(i: int):
+            def action():
+                nemesis.kill(workers[i])
+                workers[i] = start_worker(log_dir)
+            return action
+
+        schedule = nemesis.Schedule([
+            (8, "SIGKILL worker 1, start another", replace_worker(0)),
+            (20, "restart RabbitMQ", nemesis.restart_rabbitmq),
+            (40, "crash and restart MariaDB", nemesis.crash_mariadb),
+            (58, "flush Redis", nemesis.flush_redis),
+            (62, "stop Redis", nemesis.stop_redis),
+            (72, "start Redis", nemesis.start_redis),
+            (80, "SIGKILL worker 2, start another", replace_worker(1)),
+        ])
+        deadline = time.monotonic() + WORKLOAD_S
+        clients = [Client(i, base, users, record, deadline=deadline, seed=SEED + i)
+                   for i in range(CLIENTS)]
+        schedule.start()
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+        schedule.join()
+        quiesce_s = wait_until_settled(schedule.last_fault_end + QUIESCE_S)
+        found, outcomes = anomalies_of(record)
+        found += [f"nemesis: {e}" for e in schedule.errors]
+        table = summary(record, outcomes, schedule, quiesce_s, found)
+        print("\n" + table + "\n" + "\n".join(found[:30]))
+        with open(os.path.join(log_dir, "chaos-summary.md"), "w") as f:
+            f.write(table + "\n")
+        assert len(record.accepted) > 500, "the workload accepted too little to prove anything"
+        assert not found, "\n".join(found[:30])
+    finally:
+        nemesis.heal()
+        for proc in [sweeper, *workers, web]:
+            proc.stop()

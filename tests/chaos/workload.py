@@ -1,0 +1,131 @@
+"""The bank test's clients: random money movement over HTTP, as impatient clients send it.
+
+A client whose call times out or gets a 5xx sends it again with the same
+Idempotency-Key, as a real client must; a share of calls are re-sent even after a
+202, and every answer to a re-send must name the same request.
+"""
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import requests
+
+FEE_BP = {"deposit": 50, "withdrawal": 0, "transfer": 0}
+RESEND_SHARE = 0.15
+CALL_TIMEOUT_S = 10
+GIVE_UP_S = 45
+
+
+def fee_for(kind: str, minor: int) -> int:
+    """The fee the contract promises, computed independently of the service."""
+    return (minor * FEE_BP[kind] + 5000) // 10000
+
+
+@dataclass
+class Accepted:
+    id: int
+    kind: str
+    currency: str
+    amount: int
+    key: str
+
+
+@dataclass
+class Record:
+    accepted: dict[int, Accepted] = field(default_factory=dict)
+    resent: int = 0
+    resend_mismatches: list[str] = field(default_factory=list)
+    refused: Counter = field(default_factory=Counter)
+    retried_calls: Counter = field(default_factory=Counter)
+    unresolved_keys: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def cents(rng: random.Random, low: int, high: int) -> tuple[int, str]:
+    minor = rng.randint(low, high)
+    return minor, f"{minor // 100}.{minor % 100:02d}"
+
+
+class Client(threading.Thread):
+    """One of the concurrent clients; runs until `deadline` (monotonic)."""
+
+    def __init__(self, index: int, base: str, users: list[dict], record: Record, *,
+                 deadline: float, seed: int) -> None:
+        super().__init__(daemon=True, name=f"client-{index}")
+        self.base, self.users, self.record, self.deadline = base, users, record, deadline
+        self.rng = random.Random(seed)
+        self.http = requests.Session()
+        self.index = index
+
+    def post(self, user: dict, path: str, body: dict, key: str) -> requests.Response | None:
+        """POST until the answer is final (2xx or a 4xx), re-sending the same key meanwhile."""
+        headers = {"Authorization": f"Bearer {user['token']}", "Idempotency-Key": key}
+        give_up = time.monotonic() + GIVE_UP_S
+        pause = 0.2
+        while True:
+            try:
+                res = self.http.post(self.base + path, json=body, headers=headers,
+                                     timeout=CALL_TIMEOUT_S)
+                if res.status_code < 500 and res.status_code != 429:
+                    return res
+                reason = str(res.status_code)
+            except requests.RequestException as exc:
+                reason = type(exc).__name__
+            with self.record.lock:
+                self.record.retried_calls[reason] += 1
+            if time.monotonic() > give_up:
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    def one_operation(self, n: int) -> None:
+        rng, user = self.rng, self.rng.choice(self.users)
+        currency = rng.choice(("USD", "EUR"))
+        roll = rng.random()
+        if roll < 0.5:
+            other = rng.choice([u for u in self.users if u is not user])
+            minor, amount = cents(rng, 1, 30000)
+            kind, path = "transfer", "/v1/transfers"
+            body = {"from_wallet_id": user["wallets"][currency],
+                    "to_wallet_id": other["wallets"][currency], "amount": amount}
+        elif roll < 0.75:
+            minor, amount = cents(rng, 100, 50000)
+            kind, path = "deposit", f"/v1/wallets/{user['wallets'][currency]}/deposits"
+            body = {"amount": amount}
+        elif roll < 0.95:
+            minor, amount = cents(rng, 1, 40000)
+            kind, path = "withdrawal", f"/v1/wallets/{user['wallets'][currency]}/withdrawals"
+            body = {"amount": amount}
+        else:  # a closed wallet: must be refused at the door, and change nothing
+            minor, amount = cents(rng, 100, 1000)
+            kind, path = "closed", f"/v1/wallets/{user['closed']}/deposits"
+            body = {"amount": amount}
+        key = f"c{self.index}-{n}-{rng.getrandbits(32):08x}"
+        res = self.post(user, path, body, key)
+        if res is None:
+            with self.record.lock:
+                self.record.unresolved_keys.append(key)
+            return
+        if res.status_code != 202:
+            with self.record.lock:
+                self.record.refused[f"{kind}:{res.status_code}:{res.json().get('code')}"] += 1
+            return
+        request = res.json()
+        with self.record.lock:
+            self.record.accepted[request["id"]] = Accepted(request["id"], kind, currency, minor, key)
+        if rng.random() < RESEND_SHARE:
+            again = self.post(user, path, body, key)
+            with self.record.lock:
+                self.record.resent += 1
+                if again is None or again.status_code != 202 or again.json()["id"] != request["id"]:
+                    self.record.resend_mismatches.append(
+                        f"{key}: first {request['id']}, again "
+                        f"{again.status_code if again is not None else 'no answer'}")
+
+    def run(self) -> None:
+        n = 0
+        while time.monotonic() < self.deadline:
+            self.one_operation(n)
+            n += 1
