@@ -70,6 +70,9 @@ def reset_test_db() -> int:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         conn.close()
+    # Cached wallets of the dropped database would shadow the new rows with the same ids.
+    import cache
+    cache.client.flushdb()
     return migrate()
 
 
