@@ -158,6 +158,10 @@ class WalletClosed(SettlementFailed):
     code = "wallet_closed"
 
 
+class AlreadySettled(WalletError):
+    """Raised when a request left `pending` during an attempt; the attempt is dropped."""
+
+
 class VersionConflict(WalletError):
     """Raised when a version-checked update matched no row; the attempt is retried."""
 

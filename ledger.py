@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import peewee
 
 from models import Transaction, Wallet
+from sqlbatch import Statement
 
 EXTERNAL, FEES = "external", "fees"
 _system_ids: dict[tuple[str, str], int] = {}
@@ -37,20 +38,21 @@ def system_wallet_id(kind: str, currency: str) -> int:
     return _system_ids[key]
 
 
-def write(request_id: int, entries: list[Entry], *, now) -> None:
-    """Insert a request's entries in one statement.
+def entries_insert(request_id: int, entries: list[Entry], *, now) -> Statement:
+    """The one INSERT of a request's entries (a second one for the same request fails on
+    the unique (request, wallet, type) key).
 
     Raises:
       ValueError: when the entries do not sum to zero (a bug; nothing is written).
-      peewee.IntegrityError: when the request already has entries (it was applied).
     """
     if sum(e.amount for e in entries) != 0:
         raise ValueError(f"entries of request {request_id} do not balance")
-    Transaction.insert_many([
-        {"request": request_id, "wallet": e.wallet_id, "type": e.type, "amount": e.amount,
-         "fee": e.fee, "balance_after": e.balance_after,
-         "counterparty_wallet_id": e.counterparty_wallet_id, "created_at": now}
-        for e in entries]).execute()
+    rows = ", ".join("(%s, %s, %s, %s, %s, %s, %s, %s)" for _ in entries)
+    params = tuple(x for e in entries for x in (
+        request_id, e.wallet_id, e.type, e.amount, e.fee, e.balance_after,
+        e.counterparty_wallet_id, now))
+    return Statement("INSERT INTO transactions (request_id, wallet_id, type, amount, fee, "
+                     f"balance_after, counterparty_wallet_id, created_at) VALUES {rows}", params)
 
 
 def system_balance(wallet_id: int) -> int:

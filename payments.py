@@ -16,7 +16,7 @@ import settings
 import wallet_cache
 from errors import (CurrencyMismatch, RequestNotFound, SameWallet, ValidationError, WalletError,
                     WalletNotFound)
-from models import TransactionRequest, User, Wallet, db
+from models import TransactionRequest, User, Wallet
 from money import canonical_amount, fee_for, parse_amount
 from web.http import require_id
 
@@ -52,12 +52,15 @@ def _from_db(user: User, key: str, fingerprint: str) -> TransactionRequest | Non
     return found
 
 
-def _live_wallet(wallet_id: int, *, owner: User | None) -> Wallet:
-    query = (Wallet.id == wallet_id) & Wallet.deleted_at.is_null() & Wallet.user.is_null(False)
-    if owner is not None:
-        query &= Wallet.user == owner
-    wallet = Wallet.get_or_none(query)
-    if wallet is None:
+def _live_wallets(ids: list[int]) -> dict[int, Wallet]:
+    """The live user wallets among `ids` (system accounts are never a party), in one query."""
+    return {w.id: w for w in Wallet.select(Wallet.id, Wallet.user, Wallet.currency).where(
+        Wallet.id.in_(ids) & Wallet.deleted_at.is_null() & Wallet.user.is_null(False))}
+
+
+def _live_wallet(wallet_id: int, *, owner: User) -> Wallet:
+    wallet = _live_wallets([wallet_id]).get(wallet_id)
+    if wallet is None or wallet.user_id != owner.id:
         raise WalletNotFound(f"No wallet {wallet_id}.")
     return wallet
 
@@ -66,9 +69,9 @@ def _record(user: User, *, key: str, fingerprint: str, **fields) -> tuple[Transa
     """Insert the pending request, or find the one a concurrent call with this key made."""
     idempotency.ensure_unused_for_wallets(user.id, key)
     try:
-        with db.atomic():
-            request = TransactionRequest.create(user=user, idempotency_key=key,
-                                                fingerprint=fingerprint, **fields)
+        # One INSERT in autocommit mode: durable before the 202, in one round trip.
+        request = TransactionRequest.create(user=user, idempotency_key=key,
+                                            fingerprint=fingerprint, **fields)
     except peewee.IntegrityError:
         earlier = _from_db(user, key, fingerprint)
         if earlier is None:
@@ -139,11 +142,16 @@ def accept_transfer(user: User, *, key: str, doc: dict) -> tuple[TransactionRequ
                 bad += exc.errors
         if bad:
             raise ValidationError("Wallet ids must be positive integers.", errors=bad)
-        source = _live_wallet(doc["from_wallet_id"], owner=user)
+        found = _live_wallets([doc["from_wallet_id"], doc["to_wallet_id"]])
+        source = found.get(doc["from_wallet_id"])
+        if source is None or source.user_id != user.id:
+            raise WalletNotFound(f"No wallet {doc['from_wallet_id']}.")
         if doc["from_wallet_id"] == doc["to_wallet_id"]:
             raise SameWallet("A transfer needs two different wallets.", errors=[
                 {"field": "to_wallet_id", "message": "must differ from from_wallet_id"}])
-        target = _live_wallet(doc["to_wallet_id"], owner=None)
+        target = found.get(doc["to_wallet_id"])
+        if target is None:
+            raise WalletNotFound(f"No wallet {doc['to_wallet_id']}.")
         if source.currency != target.currency:
             raise CurrencyMismatch(f"Cannot move {source.currency} into a {target.currency} "
                                    "wallet.", errors=[{"field": "to_wallet_id",
@@ -181,7 +189,6 @@ def get_request(user: User, request_id: int, *, wait_s: float = 0) -> Transactio
             raise RequestNotFound(f"No request {request_id}.")
         if request.status != "pending" or time.monotonic() >= deadline:
             break
-        db.close()  # give the connection back while we sleep
         time.sleep(POLL_INTERVAL_S)
     if request.status != "pending":
         # Before anyone is told it settled, make sure no older balance can be served.

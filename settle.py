@@ -1,20 +1,24 @@
 """Carrying out a money request: the one function every settling actor calls.
 
-`settle(request_id)` is safe to run any number of times, concurrently or not: the
-request row is locked first and only a `pending` request is acted on, and every write
-of one settlement (balances, entries, status, notifications) commits together.
+`settle(request_id)` is safe to run any number of times, concurrently or not: every
+write of one settlement (balances, entries, status, notifications) commits together,
+the balances only if no wallet changed since it was read (version check), and the
+status only while the request is still `pending`; a racing attempt rolls back whole.
 """
 import logging
 from dataclasses import dataclass, field
 
 import ledger
 import settings
+import sqlbatch
 import wallet_cache
-from errors import InsufficientFunds, SettlementFailed, VersionConflict, WalletClosed, WalletGone
+from errors import (AlreadySettled, InsufficientFunds, SettlementFailed, VersionConflict,
+                    WalletClosed, WalletGone)
 from ledger import EXTERNAL, FEES, Entry
-from locking import WalletState, apply_deltas, read_wallets
-from models import Notification, TransactionRequest, db, utcnow
+from locking import WalletState, balance_update, read_wallets
+from models import db, utcnow
 from money import format_amount
+from sqlbatch import Statement
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ def _check(states: dict[int, WalletState], wallet_id: int) -> WalletState:
     return state
 
 
-def plan(req: TransactionRequest, states: dict[int, WalletState]) -> Plan:
+def plan(req: "PendingRequest", states: dict[int, WalletState]) -> Plan:
     """The entries of `req` given the wallets as they are now.
 
     Raises:
@@ -75,7 +79,7 @@ def plan(req: TransactionRequest, states: dict[int, WalletState]) -> Plan:
     return out
 
 
-def _notes(req: TransactionRequest, outcome: str, detail: str,
+def _notes(req: "PendingRequest", outcome: str, detail: str,
            states: dict[int, WalletState]) -> list[dict]:
     """The notifications a settled or failed request writes (dedupe keys make them once)."""
     what = f"{req.type.capitalize()} of {format_amount(req.amount, req.currency)} {req.currency}"
@@ -91,15 +95,53 @@ def _notes(req: TransactionRequest, outcome: str, detail: str,
     return notes
 
 
-def _finish(req: TransactionRequest, outcome: str, *, code: str | None = None,
-            detail: str | None = None, now, states: dict[int, WalletState]) -> None:
-    updated = TransactionRequest.update(
-        status=outcome, failure_code=code, failure_detail=detail, completed_at=now,
-    ).where((TransactionRequest.id == req.id) & (TransactionRequest.status == "pending")).execute()
-    if updated != 1:  # cannot happen while we hold the row lock; refuse to guess
-        raise RuntimeError(f"request {req.id} changed under its own row lock")
-    Notification.insert_many([{**n, "created_at": now}
-                              for n in _notes(req, outcome, detail or "", states)]).execute()
+def _finish(req: "PendingRequest", outcome: str, *, code: str | None = None,
+            detail: str | None = None, now, states: dict[int, WalletState]) -> list[Statement]:
+    """The request's status change, only while it is still pending, and its notifications."""
+    notes = _notes(req, outcome, detail or "", states)
+    return [
+        Statement("UPDATE transaction_requests SET status = %s, failure_code = %s, "
+                  "failure_detail = %s, completed_at = %s WHERE id = %s AND status = 'pending'",
+                  (outcome, code, detail, now, req.id), rows=1,
+                  mismatch=lambda: AlreadySettled(f"request {req.id}")),
+        Statement("INSERT INTO notifications (user_id, type, title, body, request_id, is_read, "
+                  "dedupe_key, created_at) VALUES "
+                  + ", ".join("(%s, %s, %s, %s, %s, 0, %s, %s)" for _ in notes),
+                  tuple(x for n in notes for x in (n["user"], n["type"], n["title"], n["body"],
+                                                   n["request"], n["dedupe_key"], now)))]
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """The immutable facts of a request, as the settlement reads them."""
+
+    id: int
+    user_id: int
+    type: str
+    status: str
+    currency: str
+    amount: int
+    fee: int
+    wallet_id: int
+    to_wallet_id: int | None
+
+
+# One round trip for the request and its wallets; no locks: the version-checked update
+# and the conditional status change are what make the attempt safe.
+READ_REQUEST = (
+    "SELECT r.id, r.user_id, r.type, r.status, r.currency, r.amount, r.fee, r.wallet_id, "
+    "r.to_wallet_id, w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, "
+    "w.created_at FROM transaction_requests r LEFT JOIN wallets w "
+    "ON w.id = r.wallet_id OR w.id = r.to_wallet_id WHERE r.id = %s")
+
+
+def read_request(request_id: int) -> tuple[PendingRequest | None, dict[int, WalletState]]:
+    """The request and the wallets it names (a missing wallet is simply absent)."""
+    rows = db.execute_sql(READ_REQUEST, (request_id,)).fetchall()
+    if not rows:
+        return None, {}
+    return PendingRequest(*rows[0][:9]), {row[9]: WalletState(*row[9:]) for row in rows
+                                          if row[9] is not None}
 
 
 def settle_once(request_id: int, *, for_update: bool = False) -> str:
@@ -111,34 +153,34 @@ def settle_once(request_id: int, *, for_update: bool = False) -> str:
     Raises:
       VersionConflict: a wallet changed under the attempt; nothing was written.
     """
-    touched: dict[int, int] = {}
-    with db.atomic():
-        req = TransactionRequest.select().where(TransactionRequest.id == request_id) \
-            .for_update().first()
-        if req is None or req.status != "pending":
-            return NOOP
-        now = utcnow()
-        ids = [req.wallet_id] + ([req.to_wallet_id] if req.to_wallet_id else [])
-        states = read_wallets(ids, for_update=for_update)
-        try:
-            steps = plan(req, states)
-        except SettlementFailed as exc:
-            _finish(req, FAILED, code=exc.code, detail=exc.detail, now=now, states=states)
-            outcome = FAILED
-        else:
-            balances = apply_deltas(states, steps.deltas, now=now)
-            ledger.write(req.id, [Entry(e.wallet_id, e.type, e.amount, e.fee,
-                                        balances.get(e.wallet_id), e.counterparty_wallet_id)
-                                  for e in steps.entries], now=now)
-            _finish(req, SUCCEEDED, now=now, states=states)
-            touched = {wid: states[wid].version + 1 for wid in steps.deltas}
-            outcome = SUCCEEDED
-    for wid, version in touched.items():
+    req, states = read_request(request_id)
+    if req is None or req.status != "pending":
+        return NOOP
+    now = utcnow()
+    try:
+        with db.atomic():
+            if for_update:
+                states = read_wallets([req.wallet_id, req.to_wallet_id or req.wallet_id],
+                                      for_update=True)
+            try:
+                steps = plan(req, states)
+            except SettlementFailed as exc:
+                sqlbatch.run(*_finish(req, FAILED, code=exc.code, detail=exc.detail, now=now,
+                                      states=states))
+                return FAILED
+            update, balances = balance_update(states, steps.deltas, now=now)
+            entries = [Entry(e.wallet_id, e.type, e.amount, e.fee, balances.get(e.wallet_id),
+                             e.counterparty_wallet_id) for e in steps.entries]
+            sqlbatch.run(update, ledger.entries_insert(req.id, entries, now=now),
+                         *_finish(req, SUCCEEDED, now=now, states=states))
+    except AlreadySettled:
+        return NOOP
+    for wid, balance in balances.items():
         old = states[wid]
         wallet_cache.store({"id": wid, "user_id": old.user_id, "currency": old.currency,
-                            "balance": balances[wid], "version": version,
+                            "balance": balance, "version": old.version + 1,
                             "created_at": old.created_at, "updated_at": now, "deleted": False})
-    return outcome
+    return SUCCEEDED
 
 
 def settle(request_id: int) -> str:
@@ -167,11 +209,13 @@ def give_up(request_id: int, *, detail: str) -> bool:
     Returns:
       Whether this call marked it (False when it had settled meanwhile).
     """
-    with db.atomic():
-        req = TransactionRequest.select().where(TransactionRequest.id == request_id) \
-            .for_update().first()
-        if req is None or req.status != "pending":
-            return False
-        _finish(req, FAILED, code="retries_exhausted", detail=detail[:255], now=utcnow(),
-                states={})
+    req, _ = read_request(request_id)
+    if req is None or req.status != "pending":
+        return False
+    try:
+        with db.atomic():
+            sqlbatch.run(*_finish(req, FAILED, code="retries_exhausted", detail=detail[:255],
+                                  now=utcnow(), states={}))
+    except AlreadySettled:
+        return False
     return True

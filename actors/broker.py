@@ -5,7 +5,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 import settings
-from actors.middleware import MessageLog, ReleaseConnections
+from actors.middleware import MessageLog, ReleaseBrokenConnections
 
 # Fail fast when RabbitMQ is down: the request is already recorded, the sweeper resends it.
 AMQP_DEFAULTS = {"connection_attempts": "1", "socket_timeout": "3",
@@ -28,7 +28,7 @@ def make_broker() -> dramatiq.Broker:
         broker = RedisBroker(url=settings.BROKER_URL)
     else:
         broker = RabbitmqBroker(url=_amqp_url(settings.BROKER_URL))
-    broker.add_middleware(ReleaseConnections())
+    broker.add_middleware(ReleaseBrokenConnections())
     broker.add_middleware(MessageLog())
     return broker
 

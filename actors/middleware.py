@@ -1,4 +1,4 @@
-"""Worker middleware: database connections back to the pool, and a log line per message."""
+"""Worker middleware: broken database connections back to the pool, a log line per message."""
 import logging
 import threading
 import time
@@ -11,14 +11,14 @@ from models import db
 log = logging.getLogger("worker")
 
 
-class ReleaseConnections(Middleware):
-    """Give each worker thread's database connection back to the pool after each message."""
+class ReleaseBrokenConnections(Middleware):
+    """Worker threads keep their database connection from message to message (see
+    models.Database); after a failed message it goes back to the pool, which pings it
+    before it is used again, so a broken one is never reused."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        if not db.is_closed():
+        if exception is not None and not db.is_closed():
             db.close()
-
-    after_skip_message = after_process_message
 
 
 class MessageLog(Middleware):

@@ -4,10 +4,11 @@
   other in a cycle.
 - Every balance change is one version-checked UPDATE whose row count is checked:
   fewer rows than wallets means someone else got there first (VersionConflict), and
-  the caller's whole transaction rolls back.
+  the caller's whole transaction rolls back. `balance_update` builds that statement;
+  the settlement sends it with its other writes in one round trip (sqlbatch).
 - After a conflict or two the caller asks for `for_update=True`, which takes the rows
   with SELECT ... FOR UPDATE in the same order, so a hot wallet cannot livelock.
 """
-from locking.wallets import WalletState, apply_deltas, lock_order, read_wallets
+from locking.wallets import WalletState, balance_update, lock_order, read_wallets
 
-__all__ = ["WalletState", "apply_deltas", "lock_order", "read_wallets"]
+__all__ = ["WalletState", "balance_update", "lock_order", "read_wallets"]

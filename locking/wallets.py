@@ -4,7 +4,8 @@ from datetime import datetime
 from typing import Iterable
 
 from errors import VersionConflict
-from models import Wallet, db, utcnow
+from models import Wallet
+from sqlbatch import Statement
 
 
 @dataclass(frozen=True)
@@ -43,34 +44,30 @@ def read_wallets(ids: Iterable[int], *, for_update: bool = False) -> dict[int, W
     return {row[0]: WalletState(*row) for row in query}
 
 
-def apply_deltas(states: dict[int, WalletState], deltas: dict[int, int], *,
-                 now: datetime | None = None) -> dict[int, int]:
-    """Add `deltas` to the balances in one version-checked UPDATE.
+def balance_update(states: dict[int, WalletState], deltas: dict[int, int], *,
+                   now: datetime) -> tuple[Statement, dict[int, int]]:
+    """The one version-checked UPDATE that adds `deltas` to the balances.
 
-    Must run inside `db.atomic()`; the caller has already checked funds.
+    Run it (see sqlbatch) inside the transaction that read `states`; the caller has
+    already checked funds.
 
     Parameters:
-      states: the wallets as read by `read_wallets` in this transaction.
+      states: the wallets as read at the start of the attempt.
       deltas: the signed change per wallet id, in minor units.
 
     Returns:
-      The balance of each wallet after the change.
-
-    Raises:
-      VersionConflict: when any wallet changed since it was read; nothing was applied.
+      The statement, which raises VersionConflict unless it changes every wallet, and the
+      balance of each wallet after it.
     """
     ids = lock_order(deltas)
-    now = now or utcnow()
     # One statement for all wallets: the primary-key scan takes them in ascending order.
     case = " ".join("WHEN %s THEN %s" for _ in ids)
     where = " OR ".join("(id = %s AND version = %s)" for _ in ids)
-    params: list = [x for wid in ids for x in (wid, deltas[wid])]
+    params = [x for wid in ids for x in (wid, deltas[wid])]
     params.append(now)
     params += [x for wid in ids for x in (wid, states[wid].version)]
-    cursor = db.execute_sql(
+    statement = Statement(
         f"UPDATE wallets SET balance = balance + CASE id {case} END, version = version + 1, "
-        f"updated_at = %s WHERE {where}", params)
-    if cursor.rowcount != len(ids):
-        stale = next(iter(ids))
-        raise VersionConflict(stale)
-    return {wid: states[wid].balance + deltas[wid] for wid in ids}
+        f"updated_at = %s WHERE {where}", tuple(params), rows=len(ids),
+        mismatch=lambda: VersionConflict(ids[0]))
+    return statement, {wid: states[wid].balance + deltas[wid] for wid in ids}

@@ -68,6 +68,7 @@ def problems_plugin(callback: Callable) -> Callable:
         except Exception as exc:  # noqa: BLE001 - the edge: nothing escapes as a stack trace
             if _is_unavailable(exc):
                 log.warning("Database unavailable for request %s: %s", request_id(), exc)
+                db.close()  # back to the pool, which pings it before anyone reuses it
                 return problem_response(ServiceUnavailable("The database is unreachable; "
                                                            "try again shortly."))
             log.exception("Unexpected error in request %s", request_id())
@@ -78,7 +79,8 @@ def problems_plugin(callback: Callable) -> Callable:
 
 class RequestIdMiddleware:
     """WSGI wrapper around the app: an X-Request-Id on every response, the request id on
-    every log line, one access line per request, and the connection back to the pool."""
+    every log line, and one access line per request. (The thread keeps its database
+    connection for the next request; see models.Database.)"""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
@@ -100,12 +102,11 @@ class RequestIdMiddleware:
             return self.app(environ, start)
         except Exception:  # noqa: BLE001 - last line of defence below the routes' plugin
             log.exception("Unhandled error in request %s", rid)
+            db.close()
             start_response("500 Internal Server Error",
                            [("Content-Type", problems.CONTENT_TYPE), ("X-Request-Id", rid)])
             return [internal_error_body(rid)]
         finally:
-            if not db.is_closed():
-                db.close()
             route = environ.get("bottle.route")
             access.info("%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                         seen["status"], extra={

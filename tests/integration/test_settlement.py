@@ -485,16 +485,16 @@ def test_a_forced_version_conflict_is_retried_and_the_request_succeeds_once(monk
     wallet = new_wallet()
     request = deposit(wallet, "100.00")
     version_before = reloaded(wallet).version
-    real_apply = settle.apply_deltas
+    real_update = settle.balance_update
     calls: list[int] = []
 
-    def apply_after_a_concurrent_write(states, deltas, **kwargs):
+    def update_after_a_concurrent_write(states, deltas, **kwargs):
         calls.append(len(calls))
         if len(calls) == 1:
             bump_version(wallet.id)
-        return real_apply(states, deltas, **kwargs)
+        return real_update(states, deltas, **kwargs)
 
-    monkeypatch.setattr(settle, "apply_deltas", apply_after_a_concurrent_write)
+    monkeypatch.setattr(settle, "balance_update", update_after_a_concurrent_write)
 
     # When it is settled
     outcome = settle.settle(request.id)
@@ -516,26 +516,28 @@ def test_after_repeated_conflicts_settle_takes_the_wallets_with_select_for_updat
     request = transfer(sender, recipient, "10.00")
     tries = settings.OPTIMISTIC_TRIES
     assert tries >= 1
-    real_read, real_apply = settle.read_wallets, settle.apply_deltas
+    real_read, real_update = settle.read_wallets, settle.balance_update
     reads: list[bool] = []
+    updates: list[int] = []
 
     def spy_read(ids, *, for_update=False):
         reads.append(for_update)
         return real_read(ids, for_update=for_update)
 
-    def apply_after_a_concurrent_write(states, deltas, **kwargs):
-        if len(reads) <= tries:  # only optimistic attempts: a locked row would block it
+    def update_after_a_concurrent_write(states, deltas, **kwargs):
+        updates.append(1)
+        if not reads:  # only optimistic attempts: a locked row would block it
             bump_version(sender.id)
-        return real_apply(states, deltas, **kwargs)
+        return real_update(states, deltas, **kwargs)
 
     monkeypatch.setattr(settle, "read_wallets", spy_read)
-    monkeypatch.setattr(settle, "apply_deltas", apply_after_a_concurrent_write)
+    monkeypatch.setattr(settle, "balance_update", update_after_a_concurrent_write)
 
     # When it is settled
     outcome = settle.settle(request.id)
 
     # Then after OPTIMISTIC_TRIES conflicts the last attempt locked the rows and succeeded
-    assert reads == [False] * tries + [True]
+    assert len(updates) == tries + 1 and reads == [True]
     assert outcome == settle.SUCCEEDED
     assert (balance(sender), balance(recipient)) == (8_950, 1_000)
     assert len(entries(request)) == 2
@@ -552,7 +554,7 @@ def test_a_conflict_on_every_attempt_raises_and_leaves_the_request_pending_and_u
         attempts.append(1)
         raise VersionConflict(next(iter(deltas)))
 
-    monkeypatch.setattr(settle, "apply_deltas", always_conflict)
+    monkeypatch.setattr(settle, "balance_update", always_conflict)
 
     # When it is settled
     with pytest.raises(VersionConflict):
