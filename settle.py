@@ -175,11 +175,11 @@ def settle_once(request_id: int, *, for_update: bool = False) -> str:
                          *_finish(req, SUCCEEDED, now=now, states=states))
     except AlreadySettled:
         return NOOP
-    for wid, balance in balances.items():
-        old = states[wid]
-        wallet_cache.store({"id": wid, "user_id": old.user_id, "currency": old.currency,
-                            "balance": balance, "version": old.version + 1,
-                            "created_at": old.created_at, "updated_at": now, "deleted": False})
+    wallet_cache.store(*({"id": wid, "user_id": states[wid].user_id,
+                          "currency": states[wid].currency, "balance": balance,
+                          "version": states[wid].version + 1,
+                          "created_at": states[wid].created_at, "updated_at": now,
+                          "deleted": False} for wid, balance in balances.items()))
     return SUCCEEDED
 
 

@@ -78,16 +78,23 @@ def log_in(*, email: str, password: str, ip: str, user_agent: str) -> tuple[str,
     return auth.issue_token(user.id)
 
 
+USER_COLUMNS = ("id", "email", "username", "password_hash", "created_at", "updated_at")
+USER_BY_ID = (f"SELECT {', '.join(USER_COLUMNS)} FROM users "
+              "WHERE id = %s AND deleted_at IS NULL")
+
+
 def user_for_token(token: str) -> User:
     """The live user a token names.
 
     Raises:
       Unauthorized: for a bad token, or a user that no longer exists.
     """
-    user = User.get_or_none((User.id == auth.token_user_id(token)) & User.deleted_at.is_null())
-    if user is None:
+    # Raw SQL: every authenticated call runs this, and peewee's query building cost more
+    # CPU than the query.
+    row = db.execute_sql(USER_BY_ID, (auth.token_user_id(token),)).fetchone()
+    if row is None:
         raise Unauthorized("The access token is invalid or expired.")
-    return user
+    return User(**dict(zip(USER_COLUMNS, row)))
 
 
 def update_profile(user: User, *, username: str | None = None, password: str | None = None,

@@ -11,14 +11,17 @@ import cache
 import settings
 from models import Wallet
 
-# KEYS[1] = wallet key; ARGV[1] = version, ARGV[2] = payload, ARGV[3] = ttl seconds.
+# KEYS = wallet keys; ARGV = version, payload for each key, then the ttl in seconds.
 _STORE_IF_NEWER = """
-local old = redis.call('GET', KEYS[1])
-if old then
-  local v = tonumber(string.match(old, '^(%d+)|'))
-  if v and v >= tonumber(ARGV[1]) then return 0 end
+local ttl = tonumber(ARGV[#ARGV])
+for i, key in ipairs(KEYS) do
+  local version = tonumber(ARGV[2 * i - 1])
+  local old = redis.call('GET', key)
+  local v = old and tonumber(string.match(old, '^(%d+)|'))
+  if not (v and v >= version) then
+    redis.call('SET', key, ARGV[2 * i - 1] .. '|' .. ARGV[2 * i], 'EX', ttl)
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', tonumber(ARGV[3]))
 return 1
 """
 _script = cache.client.register_script(_STORE_IF_NEWER)
@@ -32,12 +35,15 @@ def _payload(row: dict) -> str:
     return json.dumps(row, default=lambda moment: moment.isoformat())
 
 
-def store(row: dict) -> None:
-    """Cache one wallet state (`id, user_id, currency, balance, version, created_at,
-    updated_at, deleted`) unless the cache already holds this version or a newer one."""
+def store(*rows: dict) -> None:
+    """Cache wallet states (`id, user_id, currency, balance, version, created_at,
+    updated_at, deleted`), each unless the cache already holds that version or a newer
+    one; several in one round trip."""
+    if not rows:
+        return
+    args = [x for row in rows for x in (row["version"], _payload(row))]
     try:
-        _script(keys=[_key(row["id"])], args=[row["version"], _payload(row),
-                                               settings.CACHE_TTL_S])
+        _script(keys=[_key(row["id"]) for row in rows], args=args + [settings.CACHE_TTL_S])
     except cache.ERRORS:
         pass  # the database still has it
 
@@ -63,5 +69,4 @@ def state_of(wallet: Wallet) -> dict:
 
 def refresh(wallet_ids: list[int]) -> None:
     """Store the current database state of these wallets (never older than what is cached)."""
-    for wallet in Wallet.select().where(Wallet.id.in_(wallet_ids)):
-        store(state_of(wallet))
+    store(*(state_of(wallet) for wallet in Wallet.select().where(Wallet.id.in_(wallet_ids))))

@@ -1,9 +1,10 @@
 """The ceiling: the SQL of one transfer settlement, issued straight through pymysql.
 
 Mirrors what `settle.settle_once` sends for a transfer with no fee (see settle.py,
-locking/wallets.py, ledger.py): BEGIN; the request FOR UPDATE; the two wallets; one
-version-checked UPDATE with CASE; the entries (one multi-row INSERT); the request's status;
-the notifications (one multi-row INSERT); COMMIT. Several threads, each on its own
+locking/wallets.py, ledger.py, sqlbatch.py): the request joined with its two wallets (no
+locks); BEGIN; one multi-statement round trip holding the version-checked UPDATE with
+CASE, the entries (one multi-row INSERT), the conditional status change and the
+notifications (one multi-row INSERT); COMMIT. Several threads, each on its own
 connection, settle pre-inserted pending transfer requests between random pairs of seeded
 wallets for a fixed time. The writes are real balanced entries, so the audit stays clean;
 requests left unsettled when time runs out are deleted.
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 
 import pymysql
 
+import settle
 from bench.config import CURRENCY, MAX_TRANSFER_CENTS, Namespace
 from bench.db import connect, scalar
 from bench.seed import FINGERPRINT, Population
@@ -75,49 +77,45 @@ def settle_one(conn: pymysql.connections.Connection, request_id: int, *,
       False on a version conflict (nothing written; the caller tries again).
     """
     now = _now()
-    conn.begin()
     with conn.cursor() as cur:
-        cur.execute("SELECT id, user_id, type, status, currency, amount, fee, wallet_id, "
-                    "to_wallet_id, idempotency_key, fingerprint, failure_code, failure_detail, "
-                    "trace_id, sweeps, swept_at, created_at, completed_at "
-                    "FROM transaction_requests WHERE id = %s LIMIT 1 FOR UPDATE", (request_id,))
-        req = cur.fetchone()
-        amount, fee, source, target = req[5], req[6], req[7], req[8]
-        ids = sorted((source, target))
-        cur.execute("SELECT id, user_id, currency, balance, version, deleted_at, created_at "
-                    "FROM wallets WHERE id IN (%s, %s) ORDER BY id", ids)
-        states = {row[0]: row for row in cur.fetchall()}
+        cur.execute(settle.READ_REQUEST, (request_id,))
+        rows = cur.fetchall()
+        amount, fee, source, target = rows[0][5], rows[0][6], rows[0][7], rows[0][8]
+        states = {row[9]: row[9:] for row in rows}
         if states[source][3] < amount:
             raise RuntimeError(f"ceiling: wallet {source} ran out of money")
+        ids = sorted((source, target))
         delta = {source: -amount, target: amount - fee}
+        after = {wid: states[wid][3] + delta[wid] for wid in ids}
+        moved = f"{amount // 100}.{amount % 100:02d} {CURRENCY}"  # fee 0: all of it arrives
+        conn.begin()
         cur.execute(
             "UPDATE wallets SET balance = balance + CASE id WHEN %s THEN %s WHEN %s THEN %s END, "
             "version = version + 1, updated_at = %s WHERE (id = %s AND version = %s) OR "
-            "(id = %s AND version = %s)",
-            (ids[0], delta[ids[0]], ids[1], delta[ids[1]], now,
-             ids[0], states[ids[0]][4], ids[1], states[ids[1]][4]))
-        if cur.rowcount != 2:
-            conn.rollback()
-            return False
-        after = {wid: states[wid][3] + delta[wid] for wid in ids}
-        cur.execute(
+            "(id = %s AND version = %s);\n"
             "INSERT INTO transactions (request_id, wallet_id, type, amount, fee, balance_after, "
             "counterparty_wallet_id, created_at) VALUES (%s, %s, 'transfer_out', %s, %s, %s, %s, "
-            "%s), (%s, %s, 'transfer_in', %s, 0, %s, %s, %s)",
-            (request_id, source, -amount, fee, after[source], target, now,
-             request_id, target, amount - fee, after[target], source, now))
-        cur.execute("UPDATE transaction_requests SET status = 'succeeded', failure_code = NULL, "
-                    "failure_detail = NULL, completed_at = %s WHERE id = %s AND "
-                    "status = 'pending'", (now, request_id))
-        moved = f"{amount // 100}.{amount % 100:02d} {CURRENCY}"  # fee 0: all of it arrives
-        cur.execute(
-            "INSERT INTO notifications (user_id, type, title, body, request_id, dedupe_key, "
-            "created_at) VALUES (%s, 'transfer_succeeded', %s, %s, %s, %s, %s), "
-            "(%s, 'transfer_received', %s, %s, %s, %s, %s)",
-            (user_of[source], f"Transfer of {moved} succeeded", f"Transfer of {moved} succeeded.",
+            "%s), (%s, %s, 'transfer_in', %s, 0, %s, %s, %s);\n"
+            "UPDATE transaction_requests SET status = 'succeeded', failure_code = NULL, "
+            "failure_detail = NULL, completed_at = %s WHERE id = %s AND status = 'pending';\n"
+            "INSERT INTO notifications (user_id, type, title, body, request_id, is_read, "
+            "dedupe_key, created_at) VALUES (%s, 'transfer_succeeded', %s, %s, %s, 0, %s, %s), "
+            "(%s, 'transfer_received', %s, %s, %s, 0, %s, %s)",
+            (ids[0], delta[ids[0]], ids[1], delta[ids[1]], now,
+             ids[0], states[ids[0]][4], ids[1], states[ids[1]][4],
+             request_id, source, -amount, fee, after[source], target, now,
+             request_id, target, amount - fee, after[target], source, now,
+             now, request_id,
+             user_of[source], f"Transfer of {moved} succeeded", f"Transfer of {moved} succeeded.",
              request_id, f"request:{request_id}:sender", now,
              user_of[target], f"You received {moved}", f"Transfer from wallet {source} to "
              f"wallet {target}.", request_id, f"request:{request_id}:recipient", now))
+        counts = [cur.rowcount]
+        while cur.nextset():
+            counts.append(cur.rowcount)
+        if counts[0] != 2 or counts[2] != 1:
+            conn.rollback()
+            return False
     conn.commit()
     return True
 
@@ -134,7 +132,7 @@ def run(namespace: Namespace, pop: Population, *, threads: int, duration_s: floa
     start = threading.Barrier(threads + 1)
 
     def worker(n: int) -> None:
-        conn = connect(namespace, autocommit=False)
+        conn = connect(namespace)  # reads in autocommit, writes in BEGIN ... COMMIT, as settle
         start.wait()
         deadline = time.monotonic() + duration_s
         try:
