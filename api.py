@@ -93,7 +93,8 @@ def delete_me():
 def get_logins():
     user = current_user()
     return json_response(200, page(LoginLog.select().where(LoginLog.user == user), LoginLog.id,
-                                   scope=f"logins:{user.id}", render=views.login))
+                                   scope=f"logins:{user.id}", render=views.login,
+                                   index="login_logs_user_id"))
 
 
 # -- wallets ----------------------------------------------------------------------------
@@ -138,7 +139,8 @@ def get_wallet_transactions(wallet_id):
         return json_response(200, orjson.Fragment(cached))
     body = page(Transaction.select().where(Transaction.wallet == wallet["id"]), Transaction.id,
                 scope=f"transactions:{wallet['id']}",
-                render=lambda row: views.transaction(row, wallet["currency"]))
+                render=lambda row: views.transaction(row, wallet["currency"]),
+                index="entries_wallet_id")
     cache.put(cache_key, orjson.dumps(body))
     return json_response(200, body)
 
@@ -190,18 +192,22 @@ def get_request(request_id):
 @core.get("/v1/requests")
 def get_requests():
     user = current_user()
-    return json_response(200, page(payments.requests_of(user, bottle.request.query.get("status")),
+    status = bottle.request.query.get("status")
+    return json_response(200, page(payments.requests_of(user, status),
                                    payments.TransactionRequest.id,
-                                   scope=f"requests:{user.id}", render=views.request))
+                                   scope=f"requests:{user.id}", render=views.request,
+                                   index="requests_user_status" if status else "requests_user_id"))
 
 
 # -- notifications ----------------------------------------------------------------------
 @core.get("/v1/notifications")
 def get_notifications():
     user = current_user()
-    query = notifications.of_user(user, unread=bottle.request.query.get("unread"))
+    unread = bottle.request.query.get("unread")
+    query = notifications.of_user(user, unread=unread)
     return json_response(200, page(query, notifications.Notification.id,
-                                   scope=f"notifications:{user.id}", render=views.notification))
+                                   scope=f"notifications:{user.id}", render=views.notification,
+                                   index=notifications.index_for(unread)))
 
 
 @core.post("/v1/notifications/<notification_id>/read")

@@ -16,6 +16,11 @@ def of_user(user: User, *, unread: str | None = None) -> ModelSelect:
     return query.where(Notification.is_read == (unread == "false"))
 
 
+def index_for(unread: str | None) -> str:
+    """The index that serves the list: (user, is_read, id) when filtered, else (user, id)."""
+    return "notifications_user_id" if unread is None else "notifications_user_read"
+
+
 def mark_read(user: User, notification_id: int) -> None:
     """Mark one of the user's notifications read (repeating it is harmless).
 

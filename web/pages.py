@@ -11,7 +11,18 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
-def page(query: ModelSelect, id_field, *, scope: str, render: Callable) -> dict:
+def _force_index(query: ModelSelect, index: str):
+    """The query with FORCE INDEX: with the whole row selected, MariaDB picks a `ref` on
+    the index's first column and walks back from the newest row to the cursor (350,000
+    rows, 0.7 s, half way down a 1,000,000-entry wallet) instead of seeking to it."""
+    sql, params = query.sql()
+    source = f"FROM `{query.model._meta.table_name}` AS `t1`"
+    if source not in sql:
+        raise AssertionError(f"unexpected query shape: {sql}")
+    return query.model.raw(sql.replace(source, f"{source} FORCE INDEX (`{index}`)", 1), *params)
+
+
+def page(query: ModelSelect, id_field, *, scope: str, render: Callable, index: str) -> dict:
     """One page of `query`, newest first.
 
     Parameters:
@@ -19,6 +30,7 @@ def page(query: ModelSelect, id_field, *, scope: str, render: Callable) -> dict:
       id_field: the increasing id column the list is ordered by.
       scope: names the list and its owner; cursors of other scopes are refused.
       render: turns one row into its JSON object.
+      index: the (owner, id) index that serves the list, forced (see _force_index).
 
     Returns:
       `{"items": [...], "next_cursor": str | None}`.
@@ -27,7 +39,7 @@ def page(query: ModelSelect, id_field, *, scope: str, render: Callable) -> dict:
     after = cursor.decode(scope, bottle.request.query.get("cursor"))
     if after is not None:
         query = query.where(id_field < after)
-    rows = list(query.order_by(id_field.desc()).limit(limit + 1))
+    rows = list(_force_index(query.order_by(id_field.desc()).limit(limit + 1), index))
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": [render(row) for row in rows],

@@ -324,6 +324,7 @@ UNCONSTRAINED_WALLET_COLUMNS = {("transaction_requests", "wallet_id"),
 HOT_PATH_INDEXES = {
     ("transactions", "entries_wallet_id"): ["wallet_id", "id"],
     ("transaction_requests", "requests_user_id"): ["user_id", "id"],
+    ("transaction_requests", "requests_user_status"): ["user_id", "status", "id"],
     ("transaction_requests", "requests_wallet_status"): ["wallet_id", "status"],
     ("transaction_requests", "requests_to_wallet_status"): ["to_wallet_id", "status"],
     ("transaction_requests", "requests_status_created"): ["status", "created_at"],
