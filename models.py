@@ -6,7 +6,6 @@ these models mirror it. Amounts are BIGINT minor units; times are UTC DATETIME(6
 from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit
 
-from pymysql.constants import CLIENT
 from peewee import (BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
                     ForeignKeyField, IntegerField, Model)
 from playhouse.pool import PooledMySQLDatabase
@@ -47,9 +46,7 @@ _name, _params = database_params(settings.DATABASE_URL)
 db = Database(
     _name, max_connections=settings.DB_POOL_SIZE, stale_timeout=settings.DB_POOL_RECYCLE_S,
     timeout=10, connect_timeout=5, autoconnect=True,
-    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-    # Multi-statements let sqlbatch send a settlement's writes in one round trip.
-    client_flag=CLIENT.MULTI_STATEMENTS, **_params)
+    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", **_params)
 
 
 class Timestamp(DateTimeField):

@@ -144,8 +144,26 @@ def read_request(request_id: int) -> tuple[PendingRequest | None, dict[int, Wall
                                           if row[9] is not None}
 
 
+def _apply(req: PendingRequest, states: dict[int, WalletState], now, *,
+           own_transaction: bool) -> tuple[str, dict[int, int]]:
+    """Write the request's outcome in one round trip; returns it and the new balances."""
+    try:
+        steps = plan(req, states)
+    except SettlementFailed as exc:
+        sqlbatch.run(*_finish(req, FAILED, code=exc.code, detail=exc.detail, now=now,
+                              states=states), own_transaction=own_transaction)
+        return FAILED, {}
+    update, balances = balance_update(states, steps.deltas, now=now)
+    entries = [Entry(e.wallet_id, e.type, e.amount, e.fee, balances.get(e.wallet_id),
+                     e.counterparty_wallet_id) for e in steps.entries]
+    sqlbatch.run(update, ledger.entries_insert(req.id, entries, now=now),
+                 *_finish(req, SUCCEEDED, now=now, states=states),
+                 own_transaction=own_transaction)
+    return SUCCEEDED, balances
+
+
 def settle_once(request_id: int, *, for_update: bool = False) -> str:
-    """One attempt at a request, in one transaction.
+    """One attempt at a request: one read, one all-or-nothing write.
 
     Returns:
       NOOP when the request is unknown or already settled, else SUCCEEDED or FAILED.
@@ -158,21 +176,13 @@ def settle_once(request_id: int, *, for_update: bool = False) -> str:
         return NOOP
     now = utcnow()
     try:
-        with db.atomic():
-            if for_update:
+        if for_update:
+            with db.atomic():
                 states = read_wallets([req.wallet_id, req.to_wallet_id or req.wallet_id],
                                       for_update=True)
-            try:
-                steps = plan(req, states)
-            except SettlementFailed as exc:
-                sqlbatch.run(*_finish(req, FAILED, code=exc.code, detail=exc.detail, now=now,
-                                      states=states))
-                return FAILED
-            update, balances = balance_update(states, steps.deltas, now=now)
-            entries = [Entry(e.wallet_id, e.type, e.amount, e.fee, balances.get(e.wallet_id),
-                             e.counterparty_wallet_id) for e in steps.entries]
-            sqlbatch.run(update, ledger.entries_insert(req.id, entries, now=now),
-                         *_finish(req, SUCCEEDED, now=now, states=states))
+                outcome, balances = _apply(req, states, now, own_transaction=False)
+        else:
+            outcome, balances = _apply(req, states, now, own_transaction=True)
     except AlreadySettled:
         return NOOP
     wallet_cache.store(*({"id": wid, "user_id": states[wid].user_id,
@@ -180,7 +190,7 @@ def settle_once(request_id: int, *, for_update: bool = False) -> str:
                           "version": states[wid].version + 1,
                           "created_at": states[wid].created_at, "updated_at": now,
                           "deleted": False} for wid, balance in balances.items()))
-    return SUCCEEDED
+    return outcome
 
 
 def settle(request_id: int) -> str:
@@ -213,9 +223,8 @@ def give_up(request_id: int, *, detail: str) -> bool:
     if req is None or req.status != "pending":
         return False
     try:
-        with db.atomic():
-            sqlbatch.run(*_finish(req, FAILED, code="retries_exhausted", detail=detail[:255],
-                                  now=utcnow(), states={}))
+        sqlbatch.run(*_finish(req, FAILED, code="retries_exhausted", detail=detail[:255],
+                              now=utcnow(), states={}))
     except AlreadySettled:
         return False
     return True

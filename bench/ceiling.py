@@ -1,10 +1,10 @@
 """The ceiling: the SQL of one transfer settlement, issued straight through pymysql.
 
-Mirrors what `settle.settle_once` sends for a transfer with no fee (see settle.py,
-locking/wallets.py, ledger.py, sqlbatch.py): the request joined with its two wallets (no
-locks); BEGIN; one multi-statement round trip holding the version-checked UPDATE with
-CASE, the entries (one multi-row INSERT), the conditional status change and the
-notifications (one multi-row INSERT); COMMIT. Several threads, each on its own
+Sends exactly what `settle.settle_once` sends for a transfer with no fee, built by the
+same functions (settle.py, locking/wallets.py, ledger.py, sqlbatch.py): the request
+joined with its two wallets (no locks), then one compound statement holding the
+version-checked UPDATE with CASE, the entries (one multi-row INSERT), the conditional
+status change and the notifications (one multi-row INSERT), committed in the block. Several threads, each on its own
 connection, settle pre-inserted pending transfer requests between random pairs of seeded
 wallets for a fixed time. The writes are real balanced entries, so the audit stays clean;
 requests left unsettled when time runs out are deleted.
@@ -18,10 +18,14 @@ from datetime import datetime, timezone
 
 import pymysql
 
+import ledger
 import settle
+import sqlbatch
 from bench.config import CURRENCY, MAX_TRANSFER_CENTS, Namespace
 from bench.db import connect, scalar
 from bench.seed import FINGERPRINT, Population
+from ledger import Entry
+from locking import WalletState, balance_update
 
 # Pending requests inserted per ceiling second and thread; more than any machine here settles.
 REQUESTS_PER_THREAD_S = 600
@@ -80,43 +84,26 @@ def settle_one(conn: pymysql.connections.Connection, request_id: int, *,
     with conn.cursor() as cur:
         cur.execute(settle.READ_REQUEST, (request_id,))
         rows = cur.fetchall()
-        amount, fee, source, target = rows[0][5], rows[0][6], rows[0][7], rows[0][8]
-        states = {row[9]: row[9:] for row in rows}
-        if states[source][3] < amount:
-            raise RuntimeError(f"ceiling: wallet {source} ran out of money")
-        ids = sorted((source, target))
-        delta = {source: -amount, target: amount - fee}
-        after = {wid: states[wid][3] + delta[wid] for wid in ids}
-        moved = f"{amount // 100}.{amount % 100:02d} {CURRENCY}"  # fee 0: all of it arrives
-        conn.begin()
-        cur.execute(
-            "UPDATE wallets SET balance = balance + CASE id WHEN %s THEN %s WHEN %s THEN %s END, "
-            "version = version + 1, updated_at = %s WHERE (id = %s AND version = %s) OR "
-            "(id = %s AND version = %s);\n"
-            "INSERT INTO transactions (request_id, wallet_id, type, amount, fee, balance_after, "
-            "counterparty_wallet_id, created_at) VALUES (%s, %s, 'transfer_out', %s, %s, %s, %s, "
-            "%s), (%s, %s, 'transfer_in', %s, 0, %s, %s, %s);\n"
-            "UPDATE transaction_requests SET status = 'succeeded', failure_code = NULL, "
-            "failure_detail = NULL, completed_at = %s WHERE id = %s AND status = 'pending';\n"
-            "INSERT INTO notifications (user_id, type, title, body, request_id, is_read, "
-            "dedupe_key, created_at) VALUES (%s, 'transfer_succeeded', %s, %s, %s, 0, %s, %s), "
-            "(%s, 'transfer_received', %s, %s, %s, 0, %s, %s)",
-            (ids[0], delta[ids[0]], ids[1], delta[ids[1]], now,
-             ids[0], states[ids[0]][4], ids[1], states[ids[1]][4],
-             request_id, source, -amount, fee, after[source], target, now,
-             request_id, target, amount - fee, after[target], source, now,
-             now, request_id,
-             user_of[source], f"Transfer of {moved} succeeded", f"Transfer of {moved} succeeded.",
-             request_id, f"request:{request_id}:sender", now,
-             user_of[target], f"You received {moved}", f"Transfer from wallet {source} to "
-             f"wallet {target}.", request_id, f"request:{request_id}:recipient", now))
-        counts = [cur.rowcount]
-        while cur.nextset():
-            counts.append(cur.rowcount)
-        if counts[0] != 2 or counts[2] != 1:
-            conn.rollback()
-            return False
-    conn.commit()
+        req = settle.PendingRequest(*rows[0][:9])
+        states = {row[9]: WalletState(*row[9:]) for row in rows}
+        if states[req.wallet_id].balance < req.amount:
+            raise RuntimeError(f"ceiling: wallet {req.wallet_id} ran out of money")
+        deltas = {req.wallet_id: -req.amount, req.to_wallet_id: req.amount - req.fee}
+        update, after = balance_update(states, deltas, now=now)
+        entries = [Entry(req.wallet_id, "transfer_out", -req.amount, req.fee,
+                         after[req.wallet_id], req.to_wallet_id),
+                   Entry(req.to_wallet_id, "transfer_in", req.amount - req.fee,
+                         0, after[req.to_wallet_id], req.wallet_id)]
+        sql, params = sqlbatch.compound(
+            (update, ledger.entries_insert(req.id, entries, now=now),
+             *settle._finish(req, settle.SUCCEEDED, now=now, states=states)),
+            own_transaction=True)
+        try:
+            cur.execute(sql, params)
+        except pymysql.err.OperationalError as exc:
+            if exc.args[0] == sqlbatch.USER_SIGNAL:
+                return False  # a version conflict: the block rolled itself back
+            raise
     return True
 
 

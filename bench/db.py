@@ -1,7 +1,6 @@
 """Plain pymysql connections to the run's database (no ORM: the harness measures the service,
 it does not share its connection pool)."""
 import pymysql
-from pymysql.constants import CLIENT
 
 from bench.config import Namespace
 
@@ -18,7 +17,6 @@ def connect(namespace: Namespace, *, autocommit: bool = True,
     return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="",
                            database=namespace.database if database else None,
                            charset="utf8mb4", autocommit=autocommit,
-                           client_flag=CLIENT.MULTI_STATEMENTS,  # as models.db (sqlbatch)
                            init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
 

@@ -5,7 +5,7 @@
 - Every balance change is one version-checked UPDATE whose row count is checked:
   fewer rows than wallets means someone else got there first (VersionConflict), and
   the caller's whole transaction rolls back. `balance_update` builds that statement;
-  the settlement sends it with its other writes in one round trip (sqlbatch).
+  the settlement sends it with its other writes as one compound statement (sqlbatch).
 - After a conflict or two the caller asks for `for_update=True`, which takes the rows
   with SELECT ... FOR UPDATE in the same order, so a hot wallet cannot livelock.
 """
