@@ -12,12 +12,14 @@ AMQP_DEFAULTS = {"connection_attempts": "1", "socket_timeout": "3",
                  "blocked_connection_timeout": "5", "heartbeat": "30"}
 
 
-def _amqp_url(url: str) -> str:
-    present = {part.split("=")[0] for part in url.partition("?")[2].split("&") if part}
-    extra = "&".join(f"{k}={v}" for k, v in AMQP_DEFAULTS.items() if k not in present)
-    if not extra:
-        return url
-    return url + ("&" if "?" in url else "?") + extra
+def _amqp_url(urls: str) -> str:
+    """The broker URL(s) with our connection defaults added where they are not set
+    (several `;`-separated URLs name the nodes of a cluster; each gets them)."""
+    def one(url: str) -> str:
+        present = {part.split("=")[0] for part in url.partition("?")[2].split("&") if part}
+        extra = "&".join(f"{k}={v}" for k, v in AMQP_DEFAULTS.items() if k not in present)
+        return url if not extra else url + ("&" if "?" in url else "?") + extra
+    return ";".join(one(url) for url in urls.split(";"))
 
 
 def make_broker() -> dramatiq.Broker:
