@@ -88,6 +88,8 @@ MAX_BACKOFF_MS = _int("MAX_BACKOFF_MS", 5_000)
 OPTIMISTIC_TRIES = _int("OPTIMISTIC_TRIES", 2)
 # Seconds a request may stay pending before the sweeper sends it again.
 SWEEP_AFTER_S = _int("SWEEP_AFTER_S", 5)
+# While its queue has a backlog, a pending request is re-sent only once this old (seconds).
+SWEEP_BACKLOG_GRACE_S = _int("SWEEP_BACKLOG_GRACE_S", 120)
 # Seconds between two sweeps.
 SWEEP_EVERY_S = _int("SWEEP_EVERY_S", 2)
 

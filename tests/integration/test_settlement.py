@@ -731,3 +731,53 @@ def test_the_sweeper_resends_a_stale_pending_request_and_counts_it_but_not_a_fre
     assert reloaded(stale).sweeps == 1
 
     settle.settle(stale.id), settle.settle(fresh.id)  # tidy: leave nothing pending
+
+
+def test_while_a_queue_has_a_backlog_the_sweeper_leaves_its_young_requests_alone(
+        broker, monkeypatch):
+    # Given a RabbitMQ vhost whose deposits queue holds a message waiting for a worker
+    import os
+    import subprocess
+    import sys
+
+    import pika
+
+    vhost = "wallet_sweep_test"
+    subprocess.run([sys.executable, "manage.py", "vhost", vhost], check=True, timeout=60,
+                   cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.queue_declare("deposits", durable=True)
+    channel.queue_purge("deposits")
+    channel.basic_publish("", "deposits", b"{}")
+    monkeypatch.setattr(settings, "BROKER_URL", url)
+    for _ in range(20):  # nothing else due
+        if sweeper.sweep_once() == 0:
+            break
+    broker.flush_all()
+    # ... and two pending deposits past SWEEP_AFTER_S: one young, one past the grace period
+    wallet = new_wallet()
+    young, old = deposit(wallet, "1.00"), deposit(wallet, "2.00")
+    broker.flush_all()
+    TransactionRequest.update(created_at=utcnow() - timedelta(seconds=settings.SWEEP_AFTER_S + 5)) \
+        .where(TransactionRequest.id == young.id).execute()
+    TransactionRequest.update(
+        created_at=utcnow() - timedelta(seconds=settings.SWEEP_BACKLOG_GRACE_S + 5)) \
+        .where(TransactionRequest.id == old.id).execute()
+    try:
+        # When the sweeper runs
+        assert sweeper.backlogged_types() == {"deposit"}
+        sweeper.sweep_once()
+        # Then only the one past the grace period was re-sent
+        queued = queued_ids(broker, "deposits")
+        assert old.id in queued and young.id not in queued
+        # ... and once the queue is drained, the young one is re-sent too
+        channel.queue_purge("deposits")
+        assert sweeper.backlogged_types() == set()
+        broker.flush_all()
+        sweeper.sweep_once()
+        assert young.id in queued_ids(broker, "deposits")
+    finally:
+        connection.close()
+        settle.settle(young.id), settle.settle(old.id)  # tidy: leave nothing pending
