@@ -17,10 +17,15 @@ client = redis.Redis.from_url(
     socket_connect_timeout=settings.REDIS_TIMEOUT_MS / 1000, decode_responses=False)
 
 ERRORS = (redis.RedisError, OSError)
+# CACHE_TTL_S=0 turns the read caches (wallets, history pages) off; Redis still serves
+# login throttling and the idempotency fast path.
+ENABLED = settings.CACHE_TTL_S > 0
 
 
 def get(key: str) -> bytes | None:
-    """The cached value, or None when it is absent or Redis is unreachable."""
+    """The cached value, or None when it is absent, caching is off or Redis is unreachable."""
+    if not ENABLED:
+        return None
     try:
         return client.get(key)
     except ERRORS as exc:
@@ -29,7 +34,9 @@ def get(key: str) -> bytes | None:
 
 
 def put(key: str, value: bytes | str, *, ttl_s: int = settings.CACHE_TTL_S) -> None:
-    """Store a value for `ttl_s` seconds, if Redis is there."""
+    """Store a value for `ttl_s` seconds, if caching is on and Redis is there."""
+    if not ENABLED:
+        return
     try:
         client.set(key, value, ex=ttl_s)
     except ERRORS as exc:

@@ -68,7 +68,7 @@ LOGIN_WINDOW_S = _int("LOGIN_WINDOW_S", 900)
 MAX_BODY_BYTES = _int("MAX_BODY_BYTES", 64 * 1024)
 # Seconds an idempotency key is remembered in the Redis fast path (the database keeps it for good).
 IDEMPOTENCY_TTL_S = _int("IDEMPOTENCY_TTL_S", 24 * 3600)
-# Seconds a cached balance or history page lives in Redis.
+# Seconds a cached balance or history page lives in Redis; 0 turns those caches off.
 CACHE_TTL_S = _int("CACHE_TTL_S", 300)
 # Longest `?wait=` a client may ask of GET /v1/requests/{id}, in seconds.
 MAX_WAIT_S = _int("MAX_WAIT_S", 30)
@@ -96,8 +96,18 @@ SWEEP_EVERY_S = _int("SWEEP_EVERY_S", 2)
 # Log level of web and worker processes.
 LOG_LEVEL = _str("LOG_LEVEL", "INFO")
 
+# Bearer token of the operations page at /ops (also what its login form asks for); at least
+# 12 characters; unset outside development, the page admits no one.
+OPS_TOKEN = os.environ.get("OPS_TOKEN", "")
+# Seconds an ops login (its signed session cookie) stays valid.
+OPS_SESSION_TTL_S = _int("OPS_SESSION_TTL_S", 8 * 3600)
+# RabbitMQ's management HTTP API, with credentials, for the ops page's queue counts.
+RABBITMQ_MANAGEMENT_URL = _str("RABBITMQ_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
+
 MIN_SECRET_BYTES = 32
 _DEV_SECRET = "development-only-secret-never-use-in-production!!"
+MIN_OPS_TOKEN_CHARS = 12
+_DEV_OPS_TOKEN = "development-only-ops-token"
 
 
 def _check_secret() -> str:
@@ -116,6 +126,20 @@ def _check_secret() -> str:
     return _DEV_SECRET
 
 
+def _check_ops_token() -> str:
+    """The ops page's token: a public one in development (with a warning), none elsewhere
+    unless OPS_TOKEN is set, and then it must not be trivially short."""
+    if OPS_TOKEN and len(OPS_TOKEN) < MIN_OPS_TOKEN_CHARS:
+        raise SystemExit(f"settings: OPS_TOKEN must be at least {MIN_OPS_TOKEN_CHARS} characters; "
+                         "generate one with: python -c 'import secrets; "
+                         "print(secrets.token_urlsafe(32))'")
+    if OPS_TOKEN or not DEVELOPMENT:
+        return OPS_TOKEN
+    print(f"WARNING: WALLET_ENV=development and no OPS_TOKEN: the ops page at /ops takes the "
+          f"public token {_DEV_OPS_TOKEN!r}. Never run like this in production.", file=sys.stderr)
+    return _DEV_OPS_TOKEN
+
+
 def _check_fees() -> None:
     for name in ("DEPOSIT_FEE_BP", "WITHDRAWAL_FEE_BP", "TRANSFER_FEE_BP"):
         if not 0 <= globals()[name] <= 10_000:
@@ -123,4 +147,6 @@ def _check_fees() -> None:
 
 
 JWT_KEY = _check_secret()
+# The token /ops accepts; empty (nobody gets in) outside development when OPS_TOKEN is unset.
+OPS_KEY = _check_ops_token()
 _check_fees()

@@ -39,7 +39,7 @@ def store(*rows: dict) -> None:
     """Cache wallet states (`id, user_id, currency, balance, version, created_at,
     updated_at, deleted`), each unless the cache already holds that version or a newer
     one; several in one round trip."""
-    if not rows:
+    if not rows or not cache.ENABLED:
         return
     args = [x for row in rows for x in (row["version"], _payload(row))]
     try:

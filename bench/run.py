@@ -165,9 +165,8 @@ def _cache_off_note(namespace, nocache: WebProcess) -> str:
 
     keys = redis.Redis.from_url(namespace.redis_url).dbsize()
     failures = nocache.output().count("Redis SET failed")
-    how = ("CACHE_TTL_S=0 is not a documented 'off': Redis refuses SET with EX 0, so every "
-           "store fails (history pages log each failure)" if failures else
-           "no store failed")
+    how = ("stores were still attempted and failed: the off switch is not working"
+           if failures else "CACHE_TTL_S=0 turns the read caches off; nothing was stored")
     return (f"Cache off = a second web process with CACHE_TTL_S=0, Redis flushed before: "
             f"{keys} Redis keys afterwards, {failures} 'Redis SET failed' warnings in its log "
             f"({how}).")
