@@ -39,6 +39,10 @@ DB_POOL_RECYCLE_S = _int("DB_POOL_RECYCLE_S", 300)
 
 # RabbitMQ (amqp://...) carrying the actors' messages; redis://... is also accepted.
 BROKER_URL = _str("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+# AMQP heartbeat of this process's broker connections, in seconds (0: none). The Procfile
+# sets 0 for web: its publishing connections idle between requests, and a blocking
+# connection only answers heartbeats when used, so RabbitMQ would drop them.
+AMQP_HEARTBEAT_S = _int("AMQP_HEARTBEAT_S", 30)
 # Redis for caches, login throttling and the idempotency fast path (never the truth).
 REDIS_URL = _str("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Connections each process keeps open to Redis.

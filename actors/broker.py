@@ -9,7 +9,7 @@ from actors.middleware import MessageLog, ReleaseBrokenConnections
 
 # Fail fast when RabbitMQ is down: the request is already recorded, the sweeper resends it.
 AMQP_DEFAULTS = {"connection_attempts": "1", "socket_timeout": "3",
-                 "blocked_connection_timeout": "5", "heartbeat": "30"}
+                 "blocked_connection_timeout": "5", "heartbeat": str(settings.AMQP_HEARTBEAT_S)}
 
 
 def _amqp_url(urls: str) -> str:

@@ -65,8 +65,9 @@ class Process:
 
 def start_web(log_dir: str, **env: str) -> tuple[Process, str]:
     port = free_port()
-    web = Process("web", [sys.executable, "serve.py"],
-                  env=process_env(PORT=str(port), **env), log_dir=log_dir)
+    web = Process("web", [sys.executable, "serve.py"],  # as the Procfile runs it
+                  env=process_env(PORT=str(port), **{"AMQP_HEARTBEAT_S": "0", **env}),
+                  log_dir=log_dir)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
