@@ -19,6 +19,7 @@ from errors import (CurrencyMismatch, RequestNotFound, SameWallet, ValidationErr
                     WalletNotFound)
 from models import TransactionRequest, User, db, utcnow
 from money import canonical_amount, fee_for, parse_amount
+from web import metrics
 from web.http import require_id
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def _record(user: User, *, key: str, fingerprint: str, **fields) -> tuple[Transa
         if earlier is None:
             raise
         return earlier, True
+    metrics.accepted(request.type)
     dispatch.send(request)
     return request, False
 

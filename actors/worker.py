@@ -1,8 +1,16 @@
-"""Imported by the `dramatiq` CLI in each worker process (see the Procfile): JSON logs.
+"""The worker processes' broker module: `dramatiq actors.worker` (see the Procfile).
 
-The web process imports `actors` too (to send messages), so logging is configured here
-and not in the package itself.
+Importing it declares every actor (through the `actors` package), then sets up what
+only workers want: JSON logs, Dramatiq's Prometheus middleware and a SIGTERM that
+stops gracefully when the whole process group is signalled. The web process imports
+`actors` too, to send messages, so none of this is done in the package itself. Named
+as the broker module (not as an extra module after it), this runs before the CLI emits
+"process_boot", when the Prometheus middleware sets up its metrics.
 """
 import logs
+from actors import sigterm, worker_metrics
+from actors.broker import broker
 
 logs.configure("worker")
+worker_metrics.install(broker)
+sigterm.absorb_echoes()

@@ -1,11 +1,16 @@
 """Shared test helpers: unique users, an HTTP client for the API, and process control."""
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -31,11 +36,29 @@ def process_env(**extra: str) -> dict:
     return env
 
 
+@contextlib.contextmanager
+def own_vhost() -> Iterator[str]:
+    """The real broker's URL on a RabbitMQ virtual host of its own, which lives as long as
+    the block: no other test's worker takes its messages, and none are left behind."""
+    import manage
+
+    name = unique("wallet_test_")
+    assert manage.vhost(name) == 0, (f"could not create the RabbitMQ vhost {name} with "
+                                     "rabbitmqctl; start RabbitMQ with: rabbitmq-server -detached")
+    try:
+        yield urlunsplit(urlsplit(os.environ["REAL_BROKER_URL"])._replace(path="/" + name))
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True,
+                       timeout=60)
+
+
 class Process:
     """A real service process (web, worker, sweeper) with its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], *, env: dict, log_dir: str) -> None:
+    def __init__(self, name: str, argv: list[str], *, env: dict, log_dir: str,
+                 scratch_dirs: tuple[str, ...] = ()) -> None:
         self.name = name
+        self.scratch_dirs = scratch_dirs  # removed once the process has stopped
         self.log_path = os.path.join(log_dir, f"{name}-{uuid.uuid4().hex[:6]}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log,
@@ -55,6 +78,8 @@ class Process:
                 self.kill(signal.SIGKILL)
                 self.proc.wait(5)
         self.log.close()
+        for path in self.scratch_dirs:
+            shutil.rmtree(path, ignore_errors=True)
 
     def output(self) -> str:
         if not self.log.closed:
@@ -83,10 +108,16 @@ def start_web(log_dir: str, **env: str) -> tuple[Process, str]:
 
 
 def start_worker(log_dir: str, *, threads: int = 4, **env: str) -> Process:
+    """A `dramatiq` worker as the Procfile runs it; unless `env` says otherwise, its
+    Prometheus exposition server listens on a free local port with files of its own."""
     dramatiq = os.path.join(os.path.dirname(sys.executable), "dramatiq")
+    scratch = tempfile.mkdtemp(prefix="wallet-dramatiq-prom-")
+    prometheus = {"dramatiq_prom_host": "127.0.0.1", "dramatiq_prom_port": str(free_port()),
+                  "dramatiq_prom_db": scratch}
     return Process("worker", [dramatiq, "--skip-logging", "--processes", "1", "--threads",
-                              str(threads), "actors", "actors.worker"],
-                   env=process_env(**env), log_dir=log_dir)
+                              str(threads), "actors.worker"],
+                   env=process_env(**{**prometheus, **env}), log_dir=log_dir,
+                   scratch_dirs=(scratch,))
 
 
 def start_sweeper(log_dir: str, **env: str) -> Process:

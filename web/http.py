@@ -17,7 +17,7 @@ from errors import (IdempotencyKeyRequired, InvalidIdempotencyKey, InvalidJson, 
                     WalletError)
 from models import db
 from money import JsonNumber
-from web import problems
+from web import metrics, problems
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("access")
@@ -79,8 +79,8 @@ def problems_plugin(callback: Callable) -> Callable:
 
 class RequestIdMiddleware:
     """WSGI wrapper around the app: an X-Request-Id on every response, the request id on
-    every log line, and one access line per request. (The thread keeps its database
-    connection for the next request; see models.Database.)"""
+    every log line, one access line and one `web.metrics` observation per request. (The
+    thread keeps its database connection for the next request; see models.Database.)"""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
@@ -107,11 +107,14 @@ class RequestIdMiddleware:
                            [("Content-Type", problems.CONTENT_TYPE), ("X-Request-Id", rid)])
             return [internal_error_body(rid)]
         finally:
+            elapsed_s = time.perf_counter() - started
             route = environ.get("bottle.route")
+            rule = route.rule if route else None
             access.info("%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                         seen["status"], extra={
-                            "route": route.rule if route else None, "status": int(seen["status"]),
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
+                            "route": rule, "status": int(seen["status"]),
+                            "duration_ms": round(elapsed_s * 1000, 3)})
+            metrics.observe_request(rule, environ.get("REQUEST_METHOD"), seen["status"], elapsed_s)
             logs.unbind(token)
 
 

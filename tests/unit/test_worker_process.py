@@ -1,0 +1,63 @@
+"""What worker processes set up for themselves: Prometheus files that do not outlive
+their process, and a SIGTERM that survives being signalled twice at once."""
+import os
+import signal
+import subprocess
+import sys
+
+from actors import sigterm, worker_metrics
+
+
+def a_dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_files_of_dead_processes_and_of_this_pid_are_removed_and_live_ones_kept(tmp_path):
+    # Given multiprocess files of a dead process, of this pid, of a live process, and others
+    dead, live = a_dead_pid(), os.getppid()
+    names = [f"counter_{dead}.db", f"gauge_livesum_{dead}.db", f"histogram_{os.getpid()}.db",
+             f"counter_{live}.db", "notes.txt"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    # When stale files are cleared
+    removed = worker_metrics.clear_stale_files(str(tmp_path))
+    # Then only the live process's file and the unrelated one remain
+    assert sorted(removed) == sorted(names[:3])
+    assert sorted(os.listdir(tmp_path)) == sorted(names[3:])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_sigterm_echoed_within_the_window_reaches_the_handler_once_and_a_later_one_again():
+    # Given a process whose SIGTERM handler records its calls, behind the echo filter
+    calls = []
+    clock = Clock()
+    original = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(clock.now))
+    try:
+        assert sigterm.absorb_echoes(window_s=2, clock=clock)
+        handler = signal.getsignal(signal.SIGTERM)
+        # When SIGTERM arrives, again 10 ms later (the forwarded copy), then 5 s later
+        for at in (50.0, 50.01, 55.0):
+            clock.now = at
+            handler(signal.SIGTERM, None)
+        # Then the handler saw the first and the late one, not the echo
+        assert calls == [50.0, 55.0]
+    finally:
+        signal.signal(signal.SIGTERM, original)
+
+
+def test_no_filter_is_installed_without_a_python_sigterm_handler():
+    original = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        assert sigterm.absorb_echoes() is False
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, original)

@@ -1,0 +1,118 @@
+"""Business gauges, read when /metrics is scraped: money requests by status, the age of
+the oldest pending one, and the dead-lettered messages of each actor queue.
+
+What was read is kept for METRICS_CACHE_TTL_S seconds, so a storm of scrapes costs
+MariaDB and RabbitMQ one look per window. A source that cannot be read is counted in
+`wallet_metrics_collector_errors_total{source}` and left out; the scrape answers with
+the rest, never with a 500. Importing this module registers the gauges on
+`web.metrics.REGISTRY`.
+"""
+import logging
+import threading
+import time
+from typing import Callable, Iterable, Iterator
+
+import peewee
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+import settings
+from models import db, utcnow
+from web import dead_letters, metrics
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("pending", "succeeded", "failed")
+# Both answered from the (status, created_at) index.
+COUNT_SQL = ("SELECT status, COUNT(*) FROM transaction_requests "
+             "FORCE INDEX (requests_status_created) GROUP BY status")
+OLDEST_SQL = "SELECT MIN(created_at) FROM transaction_requests WHERE status = 'pending'"
+
+Source = Callable[[], Iterable[Metric]]
+
+
+def database_families() -> list[Metric]:
+    """`wallet_requests{status}` and `wallet_oldest_pending_request_age_seconds` (0 when
+    nothing is pending), from MariaDB."""
+    try:
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update(db.execute_sql(COUNT_SQL).fetchall())
+        oldest = db.execute_sql(OLDEST_SQL).fetchone()[0]
+    except (peewee.OperationalError, peewee.InterfaceError):
+        db.close()  # back to the pool, which pings it before anyone reuses it
+        raise
+    by_status = GaugeMetricFamily("wallet_requests", "Money requests by status.",
+                                  labels=["status"])
+    for status, count in sorted(counts.items()):
+        by_status.add_metric([status], count)
+    age_s = max((utcnow() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    oldest_age = GaugeMetricFamily("wallet_oldest_pending_request_age_seconds",
+                                   "Age of the oldest pending money request (0 when none).",
+                                   value=age_s)
+    return [by_status, oldest_age]
+
+
+def broker_families() -> list[Metric]:
+    """`wallet_dead_lettered_messages{queue}`: messages in each actor queue's dead-letter
+    queue (nothing with the in-memory stub broker)."""
+    counts = dead_letters.counts()
+    if counts is None:
+        return []
+    family = GaugeMetricFamily("wallet_dead_lettered_messages",
+                               "Messages in the dead-letter queue of each actor queue.",
+                               labels=["queue"])
+    for queue, count in sorted(counts.items()):
+        family.add_metric([queue], count)
+    return [family]
+
+
+class WalletCollector(Collector):
+    """Reads its sources at most once per `ttl_s` seconds, whoever scrapes.
+
+    Parameters:
+      sources: a name (the `source` label of the error counter) and a function returning
+        metric families, for each source.
+      ttl_s: how long a reading is served before the sources are read again.
+      clock: monotonic seconds (replaceable in tests).
+    """
+
+    def __init__(self, sources: dict[str, Source], *, ttl_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.sources = sources
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.errors = dict.fromkeys(sources, 0)
+        self.lock = threading.Lock()  # concurrent scrapes wait for one reading
+        self.cached: list[Metric] = []
+        self.expires_at = float("-inf")
+
+    def collect(self) -> Iterator[Metric]:
+        with self.lock:
+            if self.clock() >= self.expires_at:
+                self.cached = self._read()
+                self.expires_at = self.clock() + self.ttl_s
+            families = list(self.cached)
+            errors = CounterMetricFamily(
+                "wallet_metrics_collector_errors",
+                "Failed readings of a business gauge source (database, broker).",
+                labels=["source"])
+            for source, count in self.errors.items():
+                errors.add_metric([source], count)
+        yield from families
+        yield errors
+
+    def _read(self) -> list[Metric]:
+        families: list[Metric] = []
+        for source, read in self.sources.items():
+            try:
+                families.extend(read())
+            except Exception as exc:  # noqa: BLE001 - a scrape answers with what it has
+                self.errors[source] += 1
+                log.warning("Could not read the %s for /metrics: %s: %s", source,
+                            type(exc).__name__, exc)
+        return families
+
+
+COLLECTOR = WalletCollector({"database": database_families, "broker": broker_families},
+                            ttl_s=settings.METRICS_CACHE_TTL_S)
+metrics.REGISTRY.register(COLLECTOR)
