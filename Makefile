@@ -16,9 +16,10 @@ TEST_ENV := WALLET_ENV=test DATABASE_URL=mysql://root@127.0.0.1:3306/wallet_test
 
 .PHONY: install check migrate run test chaos audit clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,6 +31,7 @@ migrate: check
 	$(PY) manage.py migrate
 
 run: migrate
+	$(PY) manage.py broker-plugins
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port 8080
 
 audit: install
@@ -38,6 +40,8 @@ audit: install
 test: install
 	@$(TEST_ENV) BROKER_URL=amqp://guest:guest@127.0.0.1:5672/%2F $(PY) manage.py check
 	@$(TEST_ENV) $(PY) manage.py vhost $(TEST_VHOST)
+	@$(TEST_ENV) $(PY) manage.py broker-plugins
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(TEST_ENV) $(PY) manage.py reset-test-db
 	$(TEST_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -21,8 +21,10 @@ import wallets
 from errors import (MethodNotAllowed, NotFound, NotificationNotFound, RequestNotFound,
                     Unauthorized, WalletNotFound)
 from models import LoginLog, Transaction
+from web import gauges, metrics  # noqa: F401 - importing gauges registers them on metrics
 from web.http import (RequestIdMiddleware, client_address, idempotency_key, json_response,
                       problem_response, problems_plugin, read_json, require_string, user_agent)
+from web import ops as web_ops
 from web.pages import page
 
 log = logging.getLogger(__name__)
@@ -229,6 +231,12 @@ def get_readyz():
     return json_response(200 if set(state.values()) == {"ok"} else 503, state)
 
 
+@core.get("/metrics")
+def get_metrics():
+    body, content_type = metrics.exposition()
+    return bottle.HTTPResponse(body, headers={"Content-Type": content_type})
+
+
 @core.get("/openapi.json")
 def get_openapi():
     return json_response(200, openapi.document())
@@ -243,6 +251,10 @@ def get_docs():
 def get_docs_script():
     return bottle.static_file(docs.SCRIPT_NAME, root=docs.ASSETS_DIR,
                               mimetype="text/javascript", charset="utf-8")
+
+
+# -- operations (HTML for operators, not part of the public contract) --------------------
+web_ops.install(core)  # /ops, /ops/login, its actions and /ops/dramatiq: see web/ops.py
 
 
 @core.error(404)

@@ -133,6 +133,23 @@ class ServiceUnavailable(WalletError):
     """Raised when the database cannot be reached."""
 
 
+# -- operations (the ops page) ----------------------------------------------------------
+class CsrfRejected(WalletError):
+    """Raised when an ops form comes without its session's CSRF token, or with another."""
+
+
+class NotRerunnable(WalletError):
+    """Raised when a request to re-run is not failed with retries_exhausted, or has entries."""
+
+
+class DeadMessageNotFound(WalletError):
+    """Raised when a dead-letter queue does not hold the message an operator named."""
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    """Raised when the broker cannot be reached to move or delete a message."""
+
+
 # -- settlement (never seen over HTTP: they end as a request's failure_code) -------------
 class SettlementFailed(WalletError):
     """Raised when a request cannot be carried out for a business reason; never retried."""

@@ -1,10 +1,12 @@
-"""Operator commands: `python manage.py check|migrate|audit`.
+"""Operator commands: `python manage.py check|migrate|broker-plugins|audit`.
 
   check    says whether MariaDB, Redis and RabbitMQ answer, and how to start one that does not
   migrate  creates the database if missing and applies pending migrations
   reset-test-db  drops and re-migrates the *_test database (WALLET_ENV=test only)
   vhost NAME     creates a RabbitMQ virtual host for guest (tests keep to their own)
-  audit    checks the ledger (see audit.py); exits non-zero on any finding
+  broker-plugins enables RabbitMQ's management plugin (the ops page's queue counts) and
+                 waits until its HTTP API answers; nothing to do for a Redis broker
+  audit    checks the ledger (see audit.py), records the run; exits non-zero on any finding
 """
 import argparse
 import os
@@ -90,6 +92,39 @@ def vhost(name: str) -> int:
     return 0
 
 
+def broker_plugins(*, wait_s: int = 60) -> int:
+    """Enable rabbitmq_management (bundled with RabbitMQ; enabling it again changes nothing)
+    and wait until its API answers at RABBITMQ_MANAGEMENT_URL."""
+    import shutil
+    import subprocess
+    import time
+
+    if not settings.BROKER_URL.startswith("amqp"):
+        return 0
+    from queues import RabbitQueues
+
+    management = RabbitQueues(settings.BROKER_URL, settings.RABBITMQ_MANAGEMENT_URL)
+    if not management.management_answers():
+        if shutil.which("rabbitmq-plugins") is None:
+            print("manage.py broker-plugins: rabbitmq-plugins is not on PATH; on the RabbitMQ "
+                  "host run: rabbitmq-plugins enable rabbitmq_management", file=sys.stderr)
+        else:
+            done = subprocess.run(["rabbitmq-plugins", "enable", "rabbitmq_management"],
+                                  capture_output=True, text=True, timeout=120)
+            if done.returncode:
+                print(f"manage.py broker-plugins: rabbitmq-plugins failed: "
+                      f"{done.stderr.strip()[:500]}", file=sys.stderr)
+    deadline = time.monotonic() + wait_s
+    while not management.management_answers():
+        if time.monotonic() > deadline:
+            print(f"manage.py broker-plugins: RabbitMQ's management API did not answer within "
+                  f"{wait_s} s at RABBITMQ_MANAGEMENT_URL", file=sys.stderr)
+            return 1
+        time.sleep(0.5)
+    print("  rabbitmq  management API ok")
+    return 0
+
+
 def audit() -> int:
     import audit as ledger_audit
 
@@ -99,13 +134,14 @@ def audit() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "migrate", "reset-test-db", "vhost", "audit"])
+    parser.add_argument("command", choices=["check", "migrate", "reset-test-db", "vhost",
+                                            "broker-plugins", "audit"])
     parser.add_argument("name", nargs="?", help="the virtual host, for `vhost`")
     args = parser.parse_args(argv)
     if args.command == "vhost":
         return vhost(args.name or "wallet_test")
     return {"check": check, "migrate": migrate, "reset-test-db": reset_test_db,
-            "audit": audit}[args.command]()
+            "broker-plugins": broker_plugins, "audit": audit}[args.command]()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit
 
 from peewee import (BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
-                    ForeignKeyField, IntegerField, Model)
+                    ForeignKeyField, IntegerField, Model, TextField)
 from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
@@ -173,4 +173,18 @@ class LoginLog(BaseModel):
         table_name = "login_logs"
 
 
-MODELS = [User, Wallet, TransactionRequest, Transaction, WalletRequest, Notification, LoginLog]
+class AuditRun(BaseModel):
+    """One run of the ledger audit (see audit.py): how many findings, and its report."""
+
+    id = BigAutoField()
+    started_at = Timestamp()
+    finished_at = Timestamp()
+    findings = IntegerField()
+    report = TextField()
+
+    class Meta:
+        table_name = "audit_runs"
+
+
+MODELS = [User, Wallet, TransactionRequest, Transaction, WalletRequest, Notification, LoginLog,
+          AuditRun]

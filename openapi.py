@@ -450,7 +450,8 @@ def paths() -> dict[str, Schema]:
             "get_metrics", "Prometheus metrics", "service",
             {"200": success("Prometheus text exposition format.", {"type": "string"},
                             "# TYPE http_requests_total counter\n"
-                            'http_requests_total{status="200"} 42\n', media="text/plain")},
+                            'http_requests_total{method="GET",route="/healthz",status="200"} 42\n',
+                            media="text/plain")},
             auth=False, store=False)},
     }
 
@@ -460,19 +461,24 @@ def build() -> dict:
     tags = {"users": "Sign-up and the caller's profile", "auth": "Access tokens",
             "wallets": "Wallets and their ledgers", "money": "Deposits, withdrawals, transfers",
             "requests": "Money movement requests", "notifications": "The caller's notifications",
-            "service": "Health, readiness, documentation and metrics"}
+            "service": "Health, readiness, documentation and metrics",
+            "ops": "The operations page (HTML for operators; the ops token, not a user's)"}
+    import openapi_ops  # its helpers come from this module
+
     return {
         "openapi": "3.1.0",
         "info": {"title": "Wallet service API", "version": "1.0.0", "description": DESCRIPTION},
         "servers": [{"url": "/"}],
         "tags": [{"name": n, "description": d} for n, d in tags.items()],
         "security": [{"bearerAuth": []}],
-        "paths": paths(),
+        "paths": {**paths(), **openapi_ops.paths()},
         "components": {
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "An HS256 JWT from POST /v1/auth/token."}},
-            "schemas": SCHEMAS, "headers": HEADERS, "parameters": PARAMETERS,
+                "description": "An HS256 JWT from POST /v1/auth/token."},
+                **openapi_ops.SCHEMES},
+            "schemas": SCHEMAS, "headers": {**HEADERS, **openapi_ops.HEADERS},
+            "parameters": PARAMETERS,
             "responses": RESPONSES},
     }
 

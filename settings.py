@@ -97,6 +97,10 @@ SWEEP_BACKLOG_GRACE_S = _int("SWEEP_BACKLOG_GRACE_S", 120)
 # Seconds between two sweeps.
 SWEEP_EVERY_S = _int("SWEEP_EVERY_S", 2)
 
+# Seconds /metrics serves its business gauges from cache, so a scrape storm cannot hammer
+# MariaDB or RabbitMQ (0 reads them on every scrape).
+METRICS_CACHE_TTL_S = _int("METRICS_CACHE_TTL_S", 5)
+
 # Log level of web and worker processes.
 LOG_LEVEL = _str("LOG_LEVEL", "INFO")
 

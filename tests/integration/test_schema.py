@@ -21,7 +21,7 @@ from models import (Notification, TransactionRequest, User, Wallet, WalletReques
 from tests.helpers import ROOT, free_port, process_env, unique
 
 TABLES = {"users", "wallets", "transaction_requests", "transactions", "wallet_requests",
-          "notifications", "login_logs"}
+          "notifications", "login_logs", "audit_runs"}
 SERVER_PARAMS = database_params(settings.DATABASE_URL)[1]
 
 
@@ -79,7 +79,7 @@ def manage_py(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 # -- migrations ---------------------------------------------------------------------------
-def test_the_migrations_create_all_seven_tables_and_record_themselves_in_an_empty_database():
+def test_the_migrations_create_all_eight_tables_and_record_themselves_in_an_empty_database():
     with scratch_database() as name:
         scratch = peewee.MySQLDatabase(name, **SERVER_PARAMS)
         try:

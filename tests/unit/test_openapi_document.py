@@ -12,10 +12,13 @@ import openapi
 from web.problems import INTERNAL, PROBLEMS
 
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
-NOT_YET_ROUTED = {"/docs", "/metrics"}  # served outside api.core's routes for now
+NOT_YET_ROUTED = {"/docs"}  # served outside api.core's routes for now
 PUBLIC = {("post", "/v1/users"), ("post", "/v1/auth/token"), ("get", "/healthz"),
           ("get", "/readyz"), ("get", "/openapi.json"), ("get", "/docs"), ("get", "/docs/redoc.standalone.js"),
-          ("get", "/metrics")}
+          ("get", "/metrics"), ("get", "/ops/login"), ("post", "/ops/login")}
+# Public, yet a wrong password or ops token is a 401.
+LOGINS = {("post", "/v1/auth/token"), ("post", "/ops/login")}
+OPS_SECURITY = [{"opsToken": []}, {"opsSession": []}]
 IDEMPOTENT = {("post", "/v1/wallets"), ("post", "/v1/wallets/{wallet_id}/deposits"),
               ("post", "/v1/wallets/{wallet_id}/withdrawals"), ("post", "/v1/transfers")}
 PAGED = {"/v1/me/logins", "/v1/wallets/{wallet_id}/transactions", "/v1/requests",
@@ -91,7 +94,7 @@ def test_every_operation_has_a_unique_snake_case_id_a_summary_and_a_tag(doc):
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", op_id) for op_id in ids)
     for _, _, op in operations(doc):
         assert op["summary"] and op["tags"][0] in {
-            "users", "auth", "wallets", "money", "requests", "notifications", "service"}
+            "users", "auth", "wallets", "money", "requests", "notifications", "service", "ops"}
 
 
 def test_only_the_public_endpoints_need_no_token(doc):
@@ -100,7 +103,20 @@ def test_only_the_public_endpoints_need_no_token(doc):
     assert public == PUBLIC
     for method, path, op in operations(doc):
         assert ("401" in op["responses"]) == ((method, path) not in PUBLIC
-                                               or path == "/v1/auth/token")
+                                               or (method, path) in LOGINS)
+
+
+def test_the_ops_pages_take_the_ops_token_or_its_session_and_never_a_users_token(doc):
+    ops = [(m, p, op) for m, p, op in operations(doc) if p.startswith("/ops")]
+    assert len(ops) == 11
+    for method, path, op in ops:
+        assert op["tags"] == ["ops"]
+        assert op["security"] == ([] if (method, path) in PUBLIC else OPS_SECURITY)
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["opsToken"] == {**schemes["opsToken"], "type": "http", "scheme": "bearer"}
+    assert (schemes["opsSession"]["in"], schemes["opsSession"]["name"]) == \
+        ("cookie", "wallet_ops_session")
+    assert "text/html" in doc["paths"]["/ops"]["get"]["responses"]["200"]["content"]
 
 
 def test_idempotent_posts_require_the_idempotency_key_header(doc):
@@ -125,9 +141,13 @@ def test_every_paged_list_takes_limit_and_cursor(doc):
 
 
 def test_request_bodies_are_closed_objects_with_required_fields(doc):
-    for _, _, op in operations(doc):
+    for _, path, op in operations(doc):
         if "requestBody" in op:
-            schema = deref(doc, op["requestBody"]["content"]["application/json"]["schema"])
+            # JSON everywhere; the ops page's HTML forms are url-encoded
+            media = "application/x-www-form-urlencoded" if path.startswith("/ops") \
+                else "application/json"
+            assert list(op["requestBody"]["content"]) == [media]
+            schema = deref(doc, op["requestBody"]["content"][media]["schema"])
             assert schema["additionalProperties"] is False and "required" in schema
 
 
@@ -137,7 +157,9 @@ def test_every_response_carries_a_request_id_and_errors_are_problems(doc):
             response = deref(doc, response)
             assert "X-Request-Id" in response["headers"], status
             if status.startswith(("4", "5")) and (path, status) != ("/readyz", "503"):
-                assert list(response["content"]) == ["application/problem+json"]
+                # the ops page shows a browser its errors as HTML (a 401 as its login form)
+                assert list(response["content"]) == ["application/problem+json"] + (
+                    ["text/html"] if path.startswith("/ops") else [])
 
 
 def test_every_example_matches_its_schema(doc):
