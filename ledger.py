@@ -6,9 +6,7 @@ so their balance is the sum of their entries and nothing ever locks them.
 """
 from dataclasses import dataclass
 
-import peewee
-
-from models import Transaction, Wallet
+from models import Wallet
 from sqlbatch import Statement
 
 EXTERNAL, FEES = "external", "fees"
@@ -53,10 +51,3 @@ def entries_insert(request_id: int, entries: list[Entry], *, now) -> Statement:
         e.counterparty_wallet_id, now))
     return Statement("INSERT INTO transactions (request_id, wallet_id, type, amount, fee, "
                      f"balance_after, counterparty_wallet_id, created_at) VALUES {rows}", params)
-
-
-def system_balance(wallet_id: int) -> int:
-    """A system account's balance: the sum of its entries."""
-    return Transaction.select(peewee.fn.COALESCE(peewee.fn.SUM(Transaction.amount), 0)) \
-        .where(Transaction.wallet == wallet_id).scalar()
-

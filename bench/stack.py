@@ -137,15 +137,20 @@ class Stack:
         if self.proc is None or self.proc.poll() is not None:
             return
         children = _children(self.proc.pid)  # each in its own session: honcho's choice
-        _kill_group(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            _kill_group(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        _terminate(self.proc)
         for child in children:
             _kill_group(child, signal.SIGKILL)
         self.log.close()
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM to the process group, SIGKILL if it outlives STOP_TIMEOUT_S."""
+    _kill_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc.wait(5)
 
 
 class WebProcess:
@@ -171,10 +176,5 @@ class WebProcess:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        _kill_group(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            _kill_group(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        _terminate(self.proc)
         self.log.close()
