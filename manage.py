@@ -1,5 +1,7 @@
-"""Operator commands: `python manage.py check|migrate|broker-plugins|audit`.
+"""Operator commands: `python manage.py secrets|check|migrate|broker-plugins|audit`.
 
+  secrets  writes random per-checkout secrets (JWT_SECRET, OPS_TOKEN) that `.env` lacks into
+           it (mode 0600, git-ignored), saying so once; `make run` and `make test` run it first
   check    says whether MariaDB, Redis and RabbitMQ answer, and how to start one that does not
   migrate  creates the database if missing and applies pending migrations
   reset-test-db  drops and re-migrates the *_test database (WALLET_ENV=test only)
@@ -9,15 +11,54 @@
   audit    checks the ledger (see audit.py), records the run; exits non-zero on any finding
 """
 import argparse
+import fcntl
 import os
+import secrets as random_secrets
 import sys
 
-import pymysql
+ROOT = os.path.dirname(os.path.abspath(__file__))
+MIGRATIONS_DIR = os.path.join(ROOT, "migrations")
+# Where settings.py looks for what the environment leaves unset (see settings.DOTENV_PATH).
+DOTENV_PATH = os.path.join(ROOT, ".env")
+# What `secrets` generates when `.env` lacks it: random, so no key in the repository ever
+# signs a token or opens /ops.
+GENERATED = {"JWT_SECRET": lambda: random_secrets.token_urlsafe(48),
+             "OPS_TOKEN": lambda: random_secrets.token_urlsafe(32)}
 
-import settings
-from models import database_params
 
-MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+def generate_secrets(path: str = DOTENV_PATH) -> list[str]:
+    """Append a random value for each secret the file lacks (creating it with mode 0600).
+
+    Runs before settings can be imported (settings refuses to start without them), so it
+    reads the file itself; the lock keeps two first runs from writing two values.
+
+    Returns:
+      The names written (empty when the file already had every one).
+    """
+    from dotenv import dotenv_values
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.fchmod(fd, 0o600)
+        present = {k for k, v in dotenv_values(path).items() if v}
+        missing = [name for name in GENERATED if name not in present]
+        if missing:
+            size = os.fstat(fd).st_size
+            lead = b"\n" if size and os.pread(fd, 1, size - 1) != b"\n" else b""
+            os.write(fd, lead + "".join(f"{name}={GENERATED[name]()}\n"
+                                        for name in missing).encode())
+        return missing
+    finally:
+        os.close(fd)
+
+
+def secrets() -> int:
+    missing = generate_secrets()
+    if missing:
+        print(f"  secrets   generated {', '.join(missing)} into {DOTENV_PATH} (mode 0600, "
+              "git-ignored): random for this checkout; keep the file private")
+    return 0
 
 
 def check() -> int:
@@ -36,6 +77,11 @@ def check() -> int:
 
 
 def create_database() -> None:
+    import pymysql
+
+    import settings
+    from models import database_params
+
     name, params = database_params(settings.DATABASE_URL)
     conn = pymysql.connect(**params)
     try:
@@ -49,7 +95,8 @@ def create_database() -> None:
 def migrate() -> int:
     from peewee_migrate import Router
 
-    from models import db
+    import settings
+    from models import database_params, db
 
     create_database()
     router = Router(db, migrate_dir=MIGRATIONS_DIR, ignore=["basemodel"])
@@ -61,6 +108,11 @@ def migrate() -> int:
 
 def reset_test_db() -> int:
     """Drop and re-create the test database, so every test run starts from the migrations."""
+    import pymysql
+
+    import settings
+    from models import database_params
+
     name, params = database_params(settings.DATABASE_URL)
     if settings.ENV != "test" or not name.endswith("_test"):
         print("reset-test-db only runs with WALLET_ENV=test on a database named *_test",
@@ -99,6 +151,8 @@ def broker_plugins(*, wait_s: int = 60) -> int:
     import subprocess
     import time
 
+    import settings
+
     if not settings.BROKER_URL.startswith("amqp"):
         return 0
     from queues import RabbitQueues
@@ -134,13 +188,13 @@ def audit() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "migrate", "reset-test-db", "vhost",
-                                            "broker-plugins", "audit"])
+    parser.add_argument("command", choices=["secrets", "check", "migrate", "reset-test-db",
+                                            "vhost", "broker-plugins", "audit"])
     parser.add_argument("name", nargs="?", help="the virtual host, for `vhost`")
     args = parser.parse_args(argv)
     if args.command == "vhost":
         return vhost(args.name or "wallet_test")
-    return {"check": check, "migrate": migrate, "reset-test-db": reset_test_db,
+    return {"secrets": secrets, "check": check, "migrate": migrate, "reset-test-db": reset_test_db,
             "broker-plugins": broker_plugins, "audit": audit}[args.command]()
 
 

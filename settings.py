@@ -2,14 +2,21 @@
 
 Every setting is an UPPER_CASE constant with its unit in the name and a comment
 saying what it is for. The README's configuration table mirrors this file.
+
+Secrets fail closed: no key that appears in the repository ever signs a token or opens
+/ops. `make run` and `make test` generate random per-checkout secrets into the
+git-ignored `.env` (`python manage.py secrets`); an explicitly configured one wins.
 """
+import hashlib
+import ipaddress
 import os
-import sys
 
 from dotenv import load_dotenv
 
-# A `.env` beside this file fills in what the real environment leaves unset.
-load_dotenv(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"), override=False)
+# `.env` beside this file (per checkout, git-ignored, written by `manage.py secrets`) fills in
+# what the real environment leaves unset.
+DOTENV_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env")
+load_dotenv(DOTENV_PATH, override=False)
 
 
 def _int(name: str, default: int) -> int:
@@ -50,7 +57,8 @@ REDIS_POOL_SIZE = _int("REDIS_POOL_SIZE", 32)
 # Seconds a Redis call may take before the service carries on without Redis.
 REDIS_TIMEOUT_MS = _int("REDIS_TIMEOUT_MS", 200)
 
-# HS256 key for access tokens; at least 32 bytes outside development.
+# HS256 key for access tokens, at least 32 bytes, in every environment (`make run` and
+# `make test` generate one into `.env`).
 JWT_SECRET = os.environ.get("JWT_SECRET", "")
 # Seconds an access token stays valid.
 TOKEN_TTL_S = _int("TOKEN_TTL_S", 3600)
@@ -62,11 +70,21 @@ TRANSFER_FEE_BP = _int("TRANSFER_FEE_BP", 0)
 # Largest amount of one operation, in major units of its currency.
 MAX_AMOUNT = _int("MAX_AMOUNT", 1_000_000_000)
 
-# Failed logins for one email, or one client address, before 429 for a while.
-LOGIN_MAX_FAILURES_PER_EMAIL = _int("LOGIN_MAX_FAILURES_PER_EMAIL", 5)
+# Login failures allowed within LOGIN_WINDOW_S before even the right password gets 429:
+# for one email from one client address, from one address, and for one email from anywhere.
+LOGIN_MAX_FAILURES_PER_EMAIL_IP = _int("LOGIN_MAX_FAILURES_PER_EMAIL_IP", 5)
 LOGIN_MAX_FAILURES_PER_IP = _int("LOGIN_MAX_FAILURES_PER_IP", 100)
+LOGIN_MAX_FAILURES_PER_EMAIL = _int("LOGIN_MAX_FAILURES_PER_EMAIL", 1000)
 # Seconds the failures are counted over, and the lock-out lasts.
 LOGIN_WINDOW_S = _int("LOGIN_WINDOW_S", 900)
+# Sign-ups one client address may attempt within SIGNUP_WINDOW_S.
+SIGNUP_MAX_PER_IP = _int("SIGNUP_MAX_PER_IP", 20)
+SIGNUP_WINDOW_S = _int("SIGNUP_WINDOW_S", 3600)
+# Failed ops logins (form or bearer) one client address may make within LOGIN_WINDOW_S.
+OPS_LOGIN_MAX_FAILURES_PER_IP = _int("OPS_LOGIN_MAX_FAILURES_PER_IP", 10)
+# Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed (comma
+# separated; empty: the peer address is the client address).
+TRUSTED_PROXIES = _str("TRUSTED_PROXIES", "")
 
 # Largest request body accepted, in bytes.
 MAX_BODY_BYTES = _int("MAX_BODY_BYTES", 64 * 1024)
@@ -76,6 +94,14 @@ IDEMPOTENCY_TTL_S = _int("IDEMPOTENCY_TTL_S", 24 * 3600)
 CACHE_TTL_S = _int("CACHE_TTL_S", 300)
 # Longest `?wait=` a client may ask of GET /v1/requests/{id}, in seconds.
 MAX_WAIT_S = _int("MAX_WAIT_S", 30)
+# `?wait=` polls held at once by one web process, and by one user in it; a poll beyond
+# either answers at once with the request as it stands, so other callers find a thread.
+MAX_WAITING_POLLS = _int("MAX_WAITING_POLLS", 6)
+MAX_WAITING_POLLS_PER_USER = _int("MAX_WAITING_POLLS_PER_USER", 2)
+# Seconds between two database reads of a waited-on request: while the wake-up channel
+# (Redis pub/sub) listens, only as a safety net; while it does not, as the fallback.
+WAIT_RECHECK_S = _int("WAIT_RECHECK_S", 5)
+WAIT_FALLBACK_POLL_MS = _int("WAIT_FALLBACK_POLL_MS", 250)
 
 # waitress: worker threads and the most connections it holds open at once.
 WEB_THREADS = _int("WEB_THREADS", 16)
@@ -105,7 +131,7 @@ METRICS_CACHE_TTL_S = _int("METRICS_CACHE_TTL_S", 5)
 LOG_LEVEL = _str("LOG_LEVEL", "INFO")
 
 # Bearer token of the operations page at /ops (also what its login form asks for); at least
-# 12 characters; unset outside development, the page admits no one.
+# 12 characters; unset, the page admits no one (`make run` generates one into `.env`).
 OPS_TOKEN = os.environ.get("OPS_TOKEN", "")
 # Seconds an ops login (its signed session cookie) stays valid.
 OPS_SESSION_TTL_S = _int("OPS_SESSION_TTL_S", 8 * 3600)
@@ -113,39 +139,46 @@ OPS_SESSION_TTL_S = _int("OPS_SESSION_TTL_S", 8 * 3600)
 RABBITMQ_MANAGEMENT_URL = _str("RABBITMQ_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 
 MIN_SECRET_BYTES = 32
-_DEV_SECRET = "development-only-secret-never-use-in-production!!"
 MIN_OPS_TOKEN_CHARS = 12
-_DEV_OPS_TOKEN = "development-only-ops-token"
+# SHA-256 digests of secrets that once stood in this repository (the old development key
+# and ops token, the old test and bench secrets): refused wherever they are configured.
+PUBLISHED_SECRET_DIGESTS = frozenset({
+    "0befafaab2038a4fbf25d25f4972424945209c9f78a724fcb4bab08ef725206c",
+    "9b1dc229877c862d782bbbced87b1ffeca4cb2d0719a020239202539aaeb7576",
+    "ca30b91f47f0e8aaf99c1846605986042b3d64a076985e780e54b6506dcc47ff",
+    "f76377731404f399e8768eba44c29b90e7e2dd43faffd7cfb916d64e185997be",
+    "2a800215cf9052a919b503559d68cb13a05b96521566f873f48df50111c2f05c",
+})
+
+
+def _published(secret: str) -> bool:
+    return hashlib.sha256(secret.encode()).hexdigest() in PUBLISHED_SECRET_DIGESTS
+
+
+HOW_TO_GENERATE = ("run `make run` or `make test` (they write random per-checkout secrets "
+                   "into .env), or `python manage.py secrets`")
 
 
 def _check_secret() -> str:
-    """Refuse to run outside development without a real JWT secret."""
+    """The JWT key: configured, long enough and never one that appeared in the repository."""
+    if _published(JWT_SECRET):
+        raise SystemExit("settings: JWT_SECRET is a secret published in this repository; "
+                         f"{HOW_TO_GENERATE}.")
     if len(JWT_SECRET.encode()) >= MIN_SECRET_BYTES:
         return JWT_SECRET
-    if not DEVELOPMENT:
-        raise SystemExit(
-            f"settings: JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes when "
-            f"WALLET_ENV={ENV} (it is {'missing' if not JWT_SECRET else 'too short'}); "
-            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-        )
-    print("WARNING: WALLET_ENV=development and no JWT_SECRET of 32+ bytes: using a public "
-          "development key, so tokens are forgeable. Never run like this in production.",
-          file=sys.stderr)
-    return _DEV_SECRET
+    raise SystemExit(
+        f"settings: JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes "
+        f"(WALLET_ENV={ENV}; it is {'missing' if not JWT_SECRET else 'too short'}); "
+        f"{HOW_TO_GENERATE}.")
 
 
 def _check_ops_token() -> str:
-    """The ops page's token: a public one in development (with a warning), none elsewhere
-    unless OPS_TOKEN is set, and then it must not be trivially short."""
-    if OPS_TOKEN and len(OPS_TOKEN) < MIN_OPS_TOKEN_CHARS:
-        raise SystemExit(f"settings: OPS_TOKEN must be at least {MIN_OPS_TOKEN_CHARS} characters; "
-                         "generate one with: python -c 'import secrets; "
-                         "print(secrets.token_urlsafe(32))'")
-    if OPS_TOKEN or not DEVELOPMENT:
-        return OPS_TOKEN
-    print(f"WARNING: WALLET_ENV=development and no OPS_TOKEN: the ops page at /ops takes the "
-          f"public token {_DEV_OPS_TOKEN!r}. Never run like this in production.", file=sys.stderr)
-    return _DEV_OPS_TOKEN
+    """The ops page's token: none (the page admits no one) unless OPS_TOKEN is set, and then
+    it must not be trivially short or published."""
+    if OPS_TOKEN and (len(OPS_TOKEN) < MIN_OPS_TOKEN_CHARS or _published(OPS_TOKEN)):
+        raise SystemExit(f"settings: OPS_TOKEN must be at least {MIN_OPS_TOKEN_CHARS} characters "
+                         f"and never one published in this repository; {HOW_TO_GENERATE}.")
+    return OPS_TOKEN
 
 
 def _check_fees() -> None:
@@ -154,7 +187,25 @@ def _check_fees() -> None:
             raise SystemExit(f"settings: {name} must be between 0 and 10000 basis points")
 
 
+def _check_waits() -> None:
+    # Long polls hold a waitress thread each: leave at least a quarter of them free.
+    if not 0 <= MAX_WAITING_POLLS <= WEB_THREADS * 3 // 4:
+        raise SystemExit(f"settings: MAX_WAITING_POLLS must be 0 to {WEB_THREADS * 3 // 4} "
+                         f"(three quarters of WEB_THREADS={WEB_THREADS})")
+
+
+def _trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in TRUSTED_PROXIES.split(",") if part.strip())
+    except ValueError as exc:
+        raise SystemExit(f"settings: TRUSTED_PROXIES: {exc}") from None
+
+
 JWT_KEY = _check_secret()
-# The token /ops accepts; empty (nobody gets in) outside development when OPS_TOKEN is unset.
+# The token /ops accepts; empty (nobody gets in) when OPS_TOKEN is unset.
 OPS_KEY = _check_ops_token()
+# TRUSTED_PROXIES, parsed.
+TRUSTED_PROXY_NETWORKS = _trusted_proxies()
 _check_fees()
+_check_waits()

@@ -6,6 +6,7 @@ virtual host and Redis db (a full run and the `--quick` smoke test each have the
 so CI can run the smoke test while someone runs a full benchmark).
 """
 import os
+import secrets
 import sys
 from dataclasses import dataclass
 
@@ -15,8 +16,8 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 # The interpreter of every child process: the project's virtualenv (the caller's otherwise).
 PYTHON = os.path.join(VENV_BIN, "python") if os.path.exists(VENV_BIN) else sys.executable
 
-# A bench-only HS256 key (40 characters); never used anywhere else.
-JWT_SECRET = "bench-only-secret-not-for-use-0123456789"
+# The HS256 key of this run's stack, random per run: no key in the repository signs a token.
+JWT_SECRET = secrets.token_urlsafe(48)
 CURRENCY = "USD"
 # What every seeded wallet starts with, in minor units (10,000.00 USD): enough that no
 # transfer of a few cents ever fails for want of funds, even from the single hot sender.
@@ -99,6 +100,7 @@ def stack_env(namespace: Namespace, *, port: int, **extra: str) -> dict[str, str
         "JWT_SECRET": JWT_SECRET,
         "PORT": str(port),
         "LOGIN_MAX_FAILURES_PER_IP": "1000000",
+        "SIGNUP_MAX_PER_IP": "1000000",
         # Version conflicts and Dramatiq's retries are counted from INFO lines.
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",

@@ -23,7 +23,8 @@ READY_LINE = "Worker process is ready for action."
 STARTED = re.compile(r"\| (\w+)\.\d+ started \(pid=(\d+)\)")
 # The settings honcho is handed in its env file, so that a developer's .env never leaks in.
 ENV_FILE_KEYS = ("WALLET_ENV", "DATABASE_URL", "BROKER_URL", "REDIS_URL", "JWT_SECRET", "PORT",
-                 "LOGIN_MAX_FAILURES_PER_IP", "LOG_LEVEL", "PYTHONUNBUFFERED")
+                 "LOGIN_MAX_FAILURES_PER_IP", "SIGNUP_MAX_PER_IP", "LOG_LEVEL",
+                 "PYTHONUNBUFFERED")
 
 
 def free_port() -> int:

@@ -1,67 +1,133 @@
-"""The service refuses to run outside development without a real JWT secret."""
+"""Secrets fail closed: no key that appears in the repository signs a token or opens /ops.
+
+Each test imports `settings.py` in a child process from a scratch folder that holds a copy
+of it and, where the test says so, a `.env` of its own, so the checkout's `.env` (with its
+generated secrets) never fills in what the test leaves out.
+"""
 import os
+import stat
 import subprocess
 import sys
 
+import pytest
+
+import manage
 from tests.helpers import ROOT
 
+SECRETS = ("JWT_SECRET", "WALLET_ENV", "OPS_TOKEN")
+GOOD_SECRET = "k" * 40
 
-def import_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "WALLET_ENV")}
-    return subprocess.run([sys.executable, "-c", "import settings"], cwd=ROOT, timeout=60,
+
+@pytest.fixture
+def scratch(tmp_path):
+    """A folder with a copy of settings.py and no .env."""
+    with open(os.path.join(ROOT, "settings.py")) as src:
+        (tmp_path / "settings.py").write_text(src.read())
+    return tmp_path
+
+
+def run_settings(folder, code: str = "import settings", **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    return subprocess.run([sys.executable, "-c", code], cwd=folder, timeout=60,
                           env={**clean, **env}, capture_output=True, text=True)
 
 
-def test_production_without_a_secret_refuses_to_start_and_says_why():
-    done = import_settings(WALLET_ENV="production")
+@pytest.mark.parametrize("env", ["development", "test", "production"])
+def test_without_a_secret_no_environment_starts_and_it_says_how_to_get_one(scratch, env):
+    done = run_settings(scratch, WALLET_ENV=env)
     assert done.returncode != 0
     assert "JWT_SECRET" in done.stderr and "missing" in done.stderr
+    assert "manage.py secrets" in done.stderr
 
 
-def test_production_with_a_short_secret_refuses_to_start():
-    done = import_settings(WALLET_ENV="production", JWT_SECRET="x" * 31)
+def test_a_short_secret_is_refused(scratch):
+    done = run_settings(scratch, WALLET_ENV="production", JWT_SECRET="x" * 31)
     assert done.returncode != 0 and "too short" in done.stderr
 
 
-def test_production_with_a_32_byte_secret_starts_quietly():
-    done = import_settings(WALLET_ENV="production", JWT_SECRET="s" * 32)
+@pytest.mark.parametrize("published", [
+    "development-only-secret-never-use-in-production!!",
+    "test-only-secret-0123456789abcdef0123456789",
+    "bench-only-secret-not-for-use-0123456789",
+])
+def test_a_secret_that_once_stood_in_the_repository_is_refused(scratch, published):
+    done = run_settings(scratch, WALLET_ENV="development", JWT_SECRET=published)
+    assert done.returncode != 0 and "published" in done.stderr
+    assert published not in done.stderr
+
+
+def test_a_32_byte_secret_starts_quietly(scratch):
+    done = run_settings(scratch, WALLET_ENV="production", JWT_SECRET="s" * 32)
     assert done.returncode == 0 and done.stderr == ""
 
 
-def test_development_without_a_secret_warns_loudly():
-    done = import_settings(WALLET_ENV="development")
-    assert done.returncode == 0 and "WARNING" in done.stderr and "forgeable" in done.stderr
+def test_an_unset_ops_token_opens_the_ops_page_to_no_one_in_development_too(scratch):
+    done = run_settings(scratch, "import settings; print(repr(settings.OPS_KEY))",
+                        WALLET_ENV="development", JWT_SECRET=GOOD_SECRET)
+    assert done.returncode == 0 and done.stdout.strip() == "''"
 
 
-def test_the_web_process_refuses_to_start_in_production_without_a_secret():
-    clean = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
+@pytest.mark.parametrize("token", ["x" * 11, "development-only-ops-token", "test-ops-token"])
+def test_a_short_or_published_ops_token_is_refused(scratch, token):
+    done = run_settings(scratch, WALLET_ENV="production", JWT_SECRET=GOOD_SECRET, OPS_TOKEN=token)
+    assert done.returncode != 0 and "OPS_TOKEN" in done.stderr
+
+
+def test_the_dotenv_beside_settings_fills_in_what_the_environment_leaves_unset(scratch):
+    (scratch / ".env").write_text(f"JWT_SECRET={'d' * 40}\nOPS_TOKEN={'o' * 20}\n")
+    done = run_settings(scratch, "import settings; print(settings.JWT_KEY, settings.OPS_KEY)",
+                        WALLET_ENV="development")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["d" * 40, "o" * 20]
+
+
+def test_an_explicitly_configured_secret_wins_over_the_dotenv(scratch):
+    (scratch / ".env").write_text(f"JWT_SECRET={'d' * 40}\n")
+    done = run_settings(scratch, "import settings; print(settings.JWT_KEY)",
+                        WALLET_ENV="production", JWT_SECRET="e" * 40)
+    assert done.returncode == 0 and done.stdout.strip() == "e" * 40
+
+
+def test_the_web_process_refuses_to_start_without_a_secret(scratch):
+    # serve.py imports the checkout's settings, so its .env is hidden by an explicit empty value
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     done = subprocess.run([sys.executable, "serve.py"], cwd=ROOT, timeout=60, capture_output=True,
-                          text=True, env={**clean, "WALLET_ENV": "production", "PORT": "1"})
+                          text=True, env={**clean, "JWT_SECRET": "", "PORT": "1"})
     assert done.returncode != 0 and "JWT_SECRET" in done.stderr
 
 
-def ops_key(**env: str) -> subprocess.CompletedProcess:
-    """What OPS_KEY a process gets, with OPS_TOKEN only if given here."""
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("JWT_SECRET", "WALLET_ENV", "OPS_TOKEN")}
-    return subprocess.run([sys.executable, "-c", "import settings; print(settings.OPS_KEY)"],
-                          cwd=ROOT, timeout=60, env={**clean, **env}, capture_output=True,
-                          text=True)
+# -- manage.py secrets --------------------------------------------------------------------
+def test_generating_secrets_writes_random_ones_into_a_private_dotenv_once(tmp_path):
+    # Given no .env
+    path = str(tmp_path / ".env")
+    # When secrets are generated twice
+    first = manage.generate_secrets(path)
+    content = open(path).read()
+    second = manage.generate_secrets(path)
+    # Then the first run wrote both, the second nothing, and the file is the owner's alone
+    assert first == ["JWT_SECRET", "OPS_TOKEN"] and second == []
+    assert open(path).read() == content
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    values = dict(line.split("=", 1) for line in content.splitlines())
+    assert len(values["JWT_SECRET"]) >= 48 and len(values["OPS_TOKEN"]) >= 32
 
 
-def test_development_without_an_ops_token_warns_and_takes_a_public_one():
-    done = ops_key(WALLET_ENV="development")
-    assert done.returncode == 0 and done.stdout.strip() == "development-only-ops-token"
-    assert "WARNING" in done.stderr and "OPS_TOKEN" in done.stderr
+def test_two_checkouts_get_different_secrets(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    manage.generate_secrets(str(tmp_path / "a" / ".env"))
+    manage.generate_secrets(str(tmp_path / "b" / ".env"))
+    assert (tmp_path / "a" / ".env").read_text() != (tmp_path / "b" / ".env").read_text()
 
 
-def test_production_without_an_ops_token_starts_with_the_ops_page_admitting_no_one():
-    done = ops_key(WALLET_ENV="production", JWT_SECRET="s" * 32)
-    assert done.returncode == 0 and done.stdout.strip() == "" and done.stderr == ""
-
-
-def test_an_ops_token_shorter_than_twelve_characters_is_refused():
-    done = ops_key(WALLET_ENV="production", JWT_SECRET="s" * 32, OPS_TOKEN="x" * 11)
-    assert done.returncode != 0 and "OPS_TOKEN" in done.stderr
-    done = ops_key(WALLET_ENV="production", JWT_SECRET="s" * 32, OPS_TOKEN="x" * 12)
-    assert done.returncode == 0 and done.stdout.strip() == "x" * 12
+def test_generating_keeps_what_the_dotenv_has_and_adds_only_what_it_lacks(tmp_path):
+    # Given a .env with the developer's own settings and a JWT secret, without a final newline
+    path = tmp_path / ".env"
+    path.write_text("LOG_LEVEL=DEBUG\nJWT_SECRET=" + "m" * 40)
+    # When secrets are generated
+    written = manage.generate_secrets(str(path))
+    # Then only the ops token is added, on a line of its own
+    lines = path.read_text().splitlines()
+    assert written == ["OPS_TOKEN"]
+    assert lines[:2] == ["LOG_LEVEL=DEBUG", "JWT_SECRET=" + "m" * 40]
+    assert lines[2].startswith("OPS_TOKEN=") and len(lines) == 3
