@@ -1,7 +1,9 @@
 """Idempotency keys: what makes two calls "the same", and what a reused key means.
 
-The database's unique (user, key) indexes are the truth; Redis is only a fast path.
-Keys are scoped per user across every endpoint that takes one.
+A key is reserved in `idempotency_keys`, whose primary key (user, key) is the one unique
+index for every endpoint that takes a key: the row is inserted in the same transaction as
+the request or wallet it makes, so of two calls racing with one key (to one endpoint or
+two) exactly one creates anything. Redis is only a fast path in front of it.
 """
 import hashlib
 import json
@@ -9,7 +11,13 @@ import json
 import cache
 import settings
 from errors import IdempotencyKeyReused
-from models import TransactionRequest
+from models import IdempotencyKey, TransactionRequest, Wallet, utcnow
+from sqlbatch import Statement
+
+# Run right after the INSERT of what the key made: LAST_INSERT_ID() is its id.
+RESERVE_FOR_REQUEST_SQL = (
+    "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, request_id, "
+    "created_at) VALUES (%s, %s, %s, LAST_INSERT_ID(), %s)")
 
 
 def fingerprint(endpoint: str, fields: dict) -> str:
@@ -23,6 +31,50 @@ def ensure_same(stored: str, given: str) -> None:
     if stored != given:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with another body or endpoint.")
+
+
+def reserve_for_request(user_id: int, key: str, fingerprint: str) -> Statement:
+    """The INSERT that reserves `key` for the request inserted just before it, in its
+    transaction (a duplicate key fails it, and the transaction rolls back)."""
+    return Statement(RESERVE_FOR_REQUEST_SQL, (user_id, key, fingerprint, utcnow()))
+
+
+def reserve_for_wallet(user_id: int, key: str, fingerprint: str, wallet_id: int) -> None:
+    """Reserve `key` for a new wallet; call it inside the wallet's transaction.
+
+    Raises:
+      peewee.IntegrityError: the key is taken (the transaction must roll back).
+    """
+    IdempotencyKey.insert(user=user_id, idempotency_key=key, fingerprint=fingerprint,
+                          wallet=wallet_id, created_at=utcnow()).execute()
+
+
+def _earlier(user_id: int, key: str, fingerprint: str) -> IdempotencyKey | None:
+    row = IdempotencyKey.get_or_none((IdempotencyKey.user == user_id) &
+                                     (IdempotencyKey.idempotency_key == key))
+    if row is not None:
+        ensure_same(row.fingerprint, fingerprint)
+    return row
+
+
+def earlier_request(user_id: int, key: str, fingerprint: str) -> TransactionRequest | None:
+    """The request an earlier call with this key made, if any.
+
+    Raises:
+      IdempotencyKeyReused: the key was used with another body or endpoint.
+    """
+    row = _earlier(user_id, key, fingerprint)
+    return None if row is None else TransactionRequest.get_by_id(row.request_id)
+
+
+def earlier_wallet(user_id: int, key: str, fingerprint: str) -> Wallet | None:
+    """The wallet an earlier call with this key created, if any.
+
+    Raises:
+      IdempotencyKeyReused: the key was used with another body or endpoint.
+    """
+    row = _earlier(user_id, key, fingerprint)
+    return None if row is None else Wallet.get_by_id(row.wallet_id)
 
 
 def _redis_key(user_id: int, key: str) -> str:
@@ -47,10 +99,3 @@ def claim(user_id: int, key: str, fingerprint: str) -> str | None:
 def release(user_id: int, key: str) -> None:
     """Forget a claim whose call was refused (a refused call consumes its key)."""
     cache.drop(_redis_key(user_id, key))
-
-
-def ensure_unused_for_requests(user_id: int, key: str) -> None:
-    """A wallet creation may not reuse a key that made a money request."""
-    if TransactionRequest.select().where((TransactionRequest.user == user_id) &
-                                         (TransactionRequest.idempotency_key == key)).exists():
-        ensure_same("request", "wallet")

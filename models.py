@@ -6,8 +6,8 @@ these models mirror it. Amounts are BIGINT minor units; times are UTC DATETIME(6
 from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit
 
-from peewee import (BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
-                    ForeignKeyField, IntegerField, Model, TextField)
+from peewee import (BigAutoField, BigIntegerField, BooleanField, CharField, CompositeKey,
+                    DateTimeField, ForeignKeyField, IntegerField, Model, TextField)
 from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
@@ -63,6 +63,9 @@ class User(BaseModel):
     email = CharField(max_length=254)
     username = CharField(max_length=32)
     password_hash = CharField(max_length=255)
+    # Copied into each access token; bumped by logout and password changes, which ends
+    # every token issued before.
+    token_generation = BigIntegerField(default=0)
     created_at = Timestamp(default=utcnow)
     updated_at = Timestamp(default=utcnow)
     deleted_at = Timestamp(null=True)
@@ -97,8 +100,6 @@ class TransactionRequest(BaseModel):
     fee = BigIntegerField(default=0)
     wallet = ForeignKeyField(Wallet, column_name="wallet_id", backref="+")
     to_wallet = ForeignKeyField(Wallet, null=True, column_name="to_wallet_id", backref="+")
-    idempotency_key = CharField(max_length=255)
-    fingerprint = CharField(max_length=64)
     failure_code = CharField(max_length=32, null=True)
     failure_detail = CharField(max_length=255, null=True)
     trace_id = CharField(max_length=64, null=True)
@@ -130,18 +131,21 @@ class Transaction(BaseModel):
         table_name = "transactions"
 
 
-class WalletRequest(BaseModel):
-    """An idempotent wallet creation: the key, what it asked, and the wallet it made."""
+class IdempotencyKey(BaseModel):
+    """An Idempotency-Key a user sent: what it asked (fingerprint) and what it made, a money
+    request or a wallet. The primary key (user, key) is the one place a key is reserved."""
 
-    id = BigAutoField()
     user = ForeignKeyField(User, column_name="user_id")
     idempotency_key = CharField(max_length=255)
     fingerprint = CharField(max_length=64)
-    wallet = ForeignKeyField(Wallet, column_name="wallet_id", backref="+")
+    request = ForeignKeyField(TransactionRequest, null=True, column_name="request_id",
+                              backref="+")
+    wallet = ForeignKeyField(Wallet, null=True, column_name="wallet_id", backref="+")
     created_at = Timestamp(default=utcnow)
 
     class Meta:
-        table_name = "wallet_requests"
+        table_name = "idempotency_keys"
+        primary_key = CompositeKey("user", "idempotency_key")
 
 
 class Notification(BaseModel):
@@ -167,10 +171,26 @@ class LoginLog(BaseModel):
     ip_address = CharField(max_length=45)
     user_agent = CharField(max_length=512)
     success = BooleanField()
+    # sha256 of the email the attempt named (see throttle.py), so failures can be counted
+    # per email from the database when Redis cannot.
+    email_digest = CharField(max_length=32, default="")
     created_at = Timestamp(default=utcnow)
 
     class Meta:
         table_name = "login_logs"
+
+
+class OpsSession(BaseModel):
+    """One login to the ops page; its cookie names the nonce, logging out ends it."""
+
+    nonce = CharField(max_length=32, primary_key=True)
+    ip_address = CharField(max_length=45)
+    created_at = Timestamp(default=utcnow)
+    expires_at = Timestamp()
+    ended_at = Timestamp(null=True)
+
+    class Meta:
+        table_name = "ops_sessions"
 
 
 class AuditRun(BaseModel):
@@ -186,5 +206,5 @@ class AuditRun(BaseModel):
         table_name = "audit_runs"
 
 
-MODELS = [User, Wallet, TransactionRequest, Transaction, WalletRequest, Notification, LoginLog,
-          AuditRun]
+MODELS = [User, Wallet, TransactionRequest, Transaction, IdempotencyKey, Notification, LoginLog,
+          OpsSession, AuditRun]

@@ -13,12 +13,16 @@ import peewee
 import dispatch
 import idempotency
 import logs
+import polls
 import settings
+import sqlbatch
+import wake
 import wallet_cache
 from errors import (CurrencyMismatch, RequestNotFound, SameWallet, ValidationError, WalletError,
                     WalletNotFound)
 from models import TransactionRequest, User, db, utcnow
 from money import canonical_amount, fee_for, parse_amount
+from sqlbatch import Statement
 from web import metrics
 from web.http import require_id
 
@@ -28,30 +32,21 @@ FEE_BP = {"deposit": lambda: settings.DEPOSIT_FEE_BP,
           "withdrawal": lambda: settings.WITHDRAWAL_FEE_BP,
           "transfer": lambda: settings.TRANSFER_FEE_BP}
 STATUSES = ("pending", "succeeded", "failed")
-POLL_INTERVAL_S = 0.05
 
 
 def _from_db(user: User, key: str, fingerprint: str) -> TransactionRequest | None:
     """The truth: the request an earlier call with this key made, if any."""
-    found = TransactionRequest.get_or_none((TransactionRequest.user == user) &
-                                           (TransactionRequest.idempotency_key == key))
-    if found is not None:
-        idempotency.ensure_same(found.fingerprint, fingerprint)
-    return found
+    return idempotency.earlier_request(user.id, key, fingerprint)
 
 
-# The door's one query: the live user wallets named, and whether the key already opened a
-# wallet (keys are per user across endpoints). Raw SQL: this runs on every money request,
-# and building it through peewee cost more CPU than the query itself.
-DOOR_SQL = (
-    "SELECT id, user_id, currency, 0 FROM wallets WHERE id IN (%s, %s) "
-    "AND deleted_at IS NULL AND user_id IS NOT NULL "
-    "UNION ALL SELECT wallet_id, user_id, NULL, 1 FROM wallet_requests "
-    "WHERE user_id = %s AND idempotency_key = %s")
+# The door's one query: the live user wallets named. Raw SQL: this runs on every money
+# request, and building it through peewee cost more CPU than the query itself.
+DOOR_SQL = ("SELECT id, user_id, currency FROM wallets WHERE id IN (%s, %s) "
+            "AND deleted_at IS NULL AND user_id IS NOT NULL")
 INSERT_SQL = (
     "INSERT INTO transaction_requests (user_id, type, status, currency, amount, fee, "
-    "wallet_id, to_wallet_id, idempotency_key, fingerprint, trace_id, sweeps, created_at) "
-    "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s, 0, %s)")
+    "wallet_id, to_wallet_id, trace_id, sweeps, created_at) "
+    "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s, 0, %s)")
 
 
 @dataclass(frozen=True)
@@ -61,16 +56,10 @@ class DoorWallet:
     currency: str
 
 
-def _door(user: User, key: str, ids: list[int]) -> dict[int, DoorWallet]:
-    """The live user wallets among `ids` (system accounts are never a party).
-
-    Raises:
-      IdempotencyKeyReused: when the key already opened a wallet.
-    """
-    rows = db.execute_sql(DOOR_SQL, (ids[0], ids[-1], user.id, key)).fetchall()
-    if any(row[3] for row in rows):
-        idempotency.ensure_same("POST /v1/wallets", "money request")
-    return {row[0]: DoorWallet(*row[:3]) for row in rows}
+def _door(ids: list[int]) -> dict[int, DoorWallet]:
+    """The live user wallets among `ids` (system accounts are never a party)."""
+    rows = db.execute_sql(DOOR_SQL, (ids[0], ids[-1])).fetchall()
+    return {row[0]: DoorWallet(*row) for row in rows}
 
 
 def _own_wallet(found: dict[int, DoorWallet], wallet_id: int, user: User) -> DoorWallet:
@@ -82,15 +71,18 @@ def _own_wallet(found: dict[int, DoorWallet], wallet_id: int, user: User) -> Doo
 
 def _record(user: User, *, key: str, fingerprint: str, **fields) -> tuple[TransactionRequest, bool]:
     """Insert the pending request, or find the one a concurrent call with this key made."""
-    request = TransactionRequest(user=user, status="pending", idempotency_key=key,
-                                 fingerprint=fingerprint, created_at=utcnow(), sweeps=0,
+    request = TransactionRequest(user=user, status="pending", created_at=utcnow(), sweeps=0,
                                  trace_id=logs.CONTEXT.get().get("request_id"), **fields)
     try:
-        # One INSERT in autocommit mode: durable before the 202, in one round trip.
-        request.id = db.execute_sql(INSERT_SQL, (
-            user.id, request.type, request.currency, request.amount, request.fee,
-            request.wallet_id, request.to_wallet_id, key, fingerprint, request.trace_id,
-            request.created_at)).lastrowid
+        # The request and its key's reservation, committed together in one round trip:
+        # durable before the 202.
+        rows = sqlbatch.run(
+            Statement(INSERT_SQL, (user.id, request.type, request.currency, request.amount,
+                                   request.fee, request.wallet_id, request.to_wallet_id,
+                                   request.trace_id, request.created_at)),
+            idempotency.reserve_for_request(user.id, key, fingerprint),
+            then="SELECT LAST_INSERT_ID()")
+        request.id = rows[0][0]
     except peewee.IntegrityError:
         earlier = _from_db(user, key, fingerprint)
         if earlier is None:
@@ -140,7 +132,7 @@ def accept(user: User, *, kind: str, key: str, amount: object,
                                           {"amount": canonical_amount(amount)})
 
     def door() -> dict:
-        wallet = _own_wallet(_door(user, key, [wallet_id]), wallet_id, user)
+        wallet = _own_wallet(_door([wallet_id]), wallet_id, user)
         minor = parse_amount(amount, wallet.currency)
         return {"type": kind, "wallet": wallet.id, "currency": wallet.currency, "amount": minor,
                 "fee": fee_for(minor, FEE_BP[kind]())}
@@ -168,7 +160,7 @@ def accept_transfer(user: User, *, key: str, doc: dict) -> tuple[TransactionRequ
                 bad += exc.errors
         if bad:
             raise ValidationError("Wallet ids must be positive integers.", errors=bad)
-        found = _door(user, key, [doc["from_wallet_id"], doc["to_wallet_id"]])
+        found = _door([doc["from_wallet_id"], doc["to_wallet_id"]])
         source = _own_wallet(found, doc["from_wallet_id"], user)
         if doc["from_wallet_id"] == doc["to_wallet_id"]:
             raise SameWallet("A transfer needs two different wallets.", errors=[
@@ -198,22 +190,43 @@ def wait_seconds(raw: str | None) -> float:
     return int(raw)
 
 
+def _read(user: User, request_id: int) -> TransactionRequest:
+    # A fresh query each time: peewee caches results on a query object.
+    request = TransactionRequest.get_or_none((TransactionRequest.id == request_id) &
+                                             (TransactionRequest.user == user))
+    if request is None:
+        raise RequestNotFound(f"No request {request_id}.")
+    return request
+
+
+def _wait(user: User, request_id: int, deadline: float) -> TransactionRequest:
+    """Read the request until it leaves `pending` or the deadline passes, sleeping until
+    its settlement is announced (see wake.py) or the next recheck is due."""
+    event = wake.LISTENER.watch(request_id)  # before the read: no announcement slips by
+    try:
+        while True:
+            request = _read(user, request_id)
+            left_s = deadline - time.monotonic()
+            if request.status != "pending" or left_s <= 0:
+                return request
+            event.wait(min(left_s, wake.LISTENER.recheck_s()))
+            event.clear()
+    finally:
+        wake.LISTENER.unwatch(request_id, event)
+
+
 def get_request(user: User, request_id: int, *, wait_s: float = 0) -> TransactionRequest:
-    """The caller's request, waiting up to `wait_s` for it to leave `pending`.
+    """The caller's request, waiting up to `wait_s` for it to leave `pending` if a place to
+    wait is free (see polls.py); otherwise as it stands.
 
     Raises:
       RequestNotFound: also for someone else's request.
     """
-    deadline = time.monotonic() + wait_s
-    while True:
-        # A fresh query each time: peewee caches results on a query object.
-        request = TransactionRequest.get_or_none((TransactionRequest.id == request_id) &
-                                                 (TransactionRequest.user == user))
-        if request is None:
-            raise RequestNotFound(f"No request {request_id}.")
-        if request.status != "pending" or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_INTERVAL_S)
+    request = _read(user, request_id)
+    if request.status == "pending" and wait_s > 0:
+        with polls.SLOTS.take(user.id) as granted:
+            if granted:
+                request = _wait(user, request_id, time.monotonic() + wait_s)
     if request.status != "pending":
         # Before anyone is told it settled, make sure no older balance can be served.
         wallet_cache.refresh([request.wallet_id] + ([request.to_wallet_id]

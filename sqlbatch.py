@@ -29,8 +29,10 @@ class Statement:
     mismatch: Callable[[], Exception] | None = None
 
 
-def compound(statements: tuple[Statement, ...], *, own_transaction: bool) -> tuple[str, tuple]:
-    """The block and its parameters (the benchmark's ceiling sends exactly this too)."""
+def compound(statements: tuple[Statement, ...], *, own_transaction: bool,
+             then: str = "") -> tuple[str, tuple]:
+    """The block and its parameters (the benchmark's ceiling sends exactly this too);
+    `then`, a constant SELECT, runs after the commit and answers the call."""
     undo = "ROLLBACK; " if own_transaction else ""
     body = ["START TRANSACTION;"] if own_transaction else []
     for index, statement in enumerate(statements):
@@ -40,27 +42,34 @@ def compound(statements: tuple[Statement, ...], *, own_transaction: bool) -> tup
                         f"SET MESSAGE_TEXT = '{SIGNAL_PREFIX}{index}'; END IF;")
     if own_transaction:
         body.append("COMMIT;")
+    if then:
+        body.append(then + ";")
     return "BEGIN NOT ATOMIC " + " ".join(body) + " END", \
         tuple(p for s in statements for p in s.params)
 
 
-def run(*statements: Statement, own_transaction: bool = True) -> None:
+def run(*statements: Statement, own_transaction: bool = True, then: str = "") -> list[tuple]:
     """Execute `statements` in one round trip, all or nothing.
 
     Parameters:
       own_transaction: the block starts and commits its own transaction; False when the
         caller already holds one (say, with rows locked FOR UPDATE) and will commit it.
+      then: a constant SELECT to run last (say `SELECT LAST_INSERT_ID()`).
+
+    Returns:
+      The rows `then` selected (none without it).
 
     Raises:
       Whatever a statement's `mismatch` builds when its row count is not `rows` (nothing
       was committed), or the database error of the statement that failed.
     """
-    sql, params = compound(statements, own_transaction=own_transaction)
+    sql, params = compound(statements, own_transaction=own_transaction, then=then)
     try:
         with translated_errors:
             cursor = db.cursor()
             try:
                 cursor.execute(sql, params)
+                return list(cursor.fetchall()) if then else []
             finally:
                 cursor.close()
     except peewee.DatabaseError as exc:

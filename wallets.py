@@ -1,25 +1,13 @@
 """Wallets: idempotent creation, reads, soft deletion, and the ledger pages."""
-import hashlib
-
 import peewee
 
 import idempotency
 import wallet_cache
 from errors import WalletExists, WalletNotEmpty, WalletNotFound
-from models import Notification, TransactionRequest, User, Wallet, WalletRequest, db, utcnow
+from models import Notification, TransactionRequest, User, Wallet, db, utcnow
 from money import parse_currency
 
 ENDPOINT = "POST /v1/wallets"
-
-
-def _replay(user: User, key: str, fingerprint: str) -> Wallet | None:
-    """The wallet an earlier call with this key created, if any."""
-    earlier = WalletRequest.get_or_none((WalletRequest.user == user) &
-                                        (WalletRequest.idempotency_key == key))
-    if earlier is None:
-        return None
-    idempotency.ensure_same(earlier.fingerprint, fingerprint)
-    return Wallet.get_by_id(earlier.wallet_id)
 
 
 def create_wallet(user: User, *, currency: object, key: str) -> tuple[Wallet, bool]:
@@ -33,24 +21,23 @@ def create_wallet(user: User, *, currency: object, key: str) -> tuple[Wallet, bo
     """
     currency = parse_currency(currency)
     fingerprint = idempotency.fingerprint(ENDPOINT, {"currency": currency})
-    earlier = _replay(user, key, fingerprint)
+    earlier = idempotency.earlier_wallet(user.id, key, fingerprint)
     if earlier is not None:
         return earlier, True
-    idempotency.ensure_unused_for_requests(user.id, key)
     try:
         with db.atomic():
             # One timestamp for both, so the 201 (updated_at = created_at) matches a later GET.
             now = utcnow()
             wallet = Wallet.create(user=user, currency=currency, created_at=now, updated_at=now)
-            WalletRequest.create(user=user, idempotency_key=key, fingerprint=fingerprint,
-                                 wallet=wallet)
+            idempotency.reserve_for_wallet(user.id, key, fingerprint, wallet.id)
             Notification.create(user=user, type="wallet_created", title="Wallet opened",
                                 body=f"Your {currency} wallet is ready.",
                                 dedupe_key=f"wallet_created:{wallet.id}")
     except peewee.IntegrityError:
-        # Either a concurrent call with the same key won (replay it), or another key
-        # already opened this currency (one live wallet per user and currency).
-        earlier = _replay(user, key, fingerprint)
+        # Either a concurrent call with the same key won (replay it, or refuse it if it was
+        # another endpoint's), or another key already opened this currency (one live wallet
+        # per user and currency).
+        earlier = idempotency.earlier_wallet(user.id, key, fingerprint)
         if earlier is not None:
             return earlier, True
         raise WalletExists(f"You already have a {currency} wallet.") from None
@@ -103,8 +90,8 @@ def delete_wallet(user: User, wallet_id: int) -> None:
     wallet_cache.refresh([wallet.id])
 
 
-def history_cache_key(wallet: dict, query_string: str) -> str:
-    """Where a rendered transactions page is cached: any change to the wallet bumps its
-    version, so a cached page can never show an older ledger than the wallet it belongs to."""
-    digest = hashlib.sha256(query_string.encode()).hexdigest()[:16]
-    return f"history:{wallet['id']}:v{wallet['version']}:{digest}"
+def history_cache_key(wallet: dict, limit: int, after: int | None) -> str:
+    """Where a rendered transactions page is cached, named by parsed values only (so no
+    query string can mint keys): any change to the wallet bumps its version, so a cached
+    page can never show an older ledger than the wallet it belongs to."""
+    return f"history:{wallet['id']}:v{wallet['version']}:{limit}:{after or 0}"

@@ -23,7 +23,7 @@ import settle
 import sqlbatch
 from bench.config import CURRENCY, MAX_TRANSFER_CENTS, Namespace
 from bench.db import connect, scalar
-from bench.seed import FINGERPRINT, Population
+from bench.seed import Population
 from ledger import Entry
 from locking import WalletState, balance_update
 
@@ -61,15 +61,14 @@ def insert_pending(conn: pymysql.connections.Connection, pop: Population, count:
         sender = random.randrange(pop.count)
         recipient = (sender + random.randrange(1, pop.count)) % pop.count
         rows.append((first + n, pop.user_base + sender, random.randint(1, MAX_TRANSFER_CENTS),
-                     pop.wallet_base + sender, pop.wallet_base + recipient,
-                     f"bench-ceiling-{first + n}", now))
+                     pop.wallet_base + sender, pop.wallet_base + recipient, now))
     with conn.cursor() as cur:
         for start in range(0, count, INSERT_BATCH_ROWS):
             cur.executemany(
                 "INSERT INTO transaction_requests (id, user_id, type, status, currency, amount, "
-                "fee, wallet_id, to_wallet_id, idempotency_key, fingerprint, created_at) VALUES "
-                f"(%s, %s, 'transfer', 'pending', '{CURRENCY}', %s, 0, %s, %s, %s, "
-                f"'{FINGERPRINT}', %s)", rows[start:start + INSERT_BATCH_ROWS])
+                "fee, wallet_id, to_wallet_id, created_at) VALUES "
+                f"(%s, %s, 'transfer', 'pending', '{CURRENCY}', %s, 0, %s, %s, %s)",
+                rows[start:start + INSERT_BATCH_ROWS])
     return [row[0] for row in rows]
 
 

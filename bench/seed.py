@@ -86,10 +86,13 @@ def _deposits(cur, *, request_base: int, user_sql: str, wallet_sql: str, low: in
     rows = f"(SELECT CAST(seq AS SIGNED) AS i FROM seq_{low}_to_{high}) AS s"
     cur.execute(
         "INSERT INTO transaction_requests (id, user_id, type, status, currency, amount, fee, "
-        "wallet_id, idempotency_key, fingerprint, created_at, completed_at) "
+        "wallet_id, created_at, completed_at) "
         f"SELECT %s + i, {user_sql}, 'deposit', 'succeeded', %s, {amount_sql}, 0, {wallet_sql}, "
-        f"CONCAT(%s, i), %s, %s, %s FROM {rows}",
-        (request_base, CURRENCY, key_prefix, FINGERPRINT, now, now))
+        f"%s, %s FROM {rows}", (request_base, CURRENCY, now, now))
+    cur.execute(
+        "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, request_id, "
+        f"created_at) SELECT {user_sql}, CONCAT(%s, i), %s, %s + i, %s FROM {rows}",
+        (key_prefix, FINGERPRINT, request_base, now))
     cur.execute(
         "INSERT INTO transactions (request_id, wallet_id, type, amount, fee, balance_after, "
         f"counterparty_wallet_id, created_at) SELECT %s + i, {wallet_sql}, 'deposit', "

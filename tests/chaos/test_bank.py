@@ -91,8 +91,10 @@ def wait_until_settled(deadline: float) -> float:
 def anomalies_of(record: Record) -> tuple[list[str], Counter]:
     """Everything the run got wrong, and requests by outcome."""
     found: list[str] = []
-    rows = {r[0]: r for r in sql("SELECT id, type, status, currency, amount, fee, failure_code, "
-                                 "idempotency_key FROM transaction_requests")}
+    rows = {r[0]: r for r in sql(
+        "SELECT r.id, r.type, r.status, r.currency, r.amount, r.fee, r.failure_code, "
+        "k.idempotency_key FROM transaction_requests r "
+        "LEFT JOIN idempotency_keys k ON k.request_id = r.id")}
     entries = Counter(dict(sql("SELECT request_id, COUNT(*) FROM transactions GROUP BY request_id")))
     outcomes = Counter(f"{r[2]}" + (f" ({r[6]})" if r[6] else "") for r in rows.values())
     pending = [rid for rid, r in rows.items() if r[2] == "pending"]

@@ -20,8 +20,8 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from models import (LoginLog, Notification, Transaction, TransactionRequest, User, Wallet,
-                    WalletRequest)
+from models import (IdempotencyKey, LoginLog, Notification, Transaction, TransactionRequest, User,
+                    Wallet)
 from tests.helpers import PASSWORD, Client, is_problem, unique
 
 MAX_BODY_BYTES = 64 * 1024
@@ -510,7 +510,7 @@ def snapshot(world: World, *, emails: list[str], usernames: list[str], user_agen
         "transaction_requests per user": per_user(TransactionRequest),
         "transactions of their wallets": Transaction.select().where(
             Transaction.wallet.in_(wallet_ids)).count(),
-        "wallet_requests per user": per_user(WalletRequest),
+        "idempotency keys per user": per_user(IdempotencyKey),
         "notifications per user": per_user(Notification),
         "unread notifications per user": {uid: Notification.select().where(
             (Notification.user == uid) & ~Notification.is_read).count() for uid in people},

@@ -250,6 +250,35 @@ def test_concurrent_creates_of_one_currency_with_different_keys_make_one_wallet(
     assert [(w["id"], w["currency"]) for w in items] == [(created[0].json()["id"], "CHF")]
 
 
+@pytest.mark.slow
+def test_one_key_sent_to_two_endpoints_at_once_makes_one_thing(client):
+    # Fifteen trials: each sends one fresh key to POST /v1/wallets and to a deposit at the
+    # same moment. The key used to be reserved once per endpoint, and both calls could win.
+    wallet = client.open_wallet("USD")
+    currencies = ["EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN",
+                  "CZK", "HUF", "KWD", "NGN"]
+    deposits_made = 0
+    for currency in currencies:
+        key = unique("k")
+        calls = [{"method": "POST", "path": "/v1/wallets", "json": {"currency": currency},
+                  "headers": {"Idempotency-Key": key}},
+                 {"method": "POST", "path": f"/v1/wallets/{wallet['id']}/deposits",
+                  "json": {"amount": "1.00"}, "headers": {"Idempotency-Key": key}}]
+        # When both land together
+        created, deposited = in_parallel(client, calls)
+        # Then exactly one made something; the other was refused as a reused key
+        codes = sorted([created.status_code, deposited.status_code])
+        assert codes in ([201, 422], [202, 422]), (created.text, deposited.text)
+        refused = created if created.status_code == 422 else deposited
+        assert is_problem(refused, 422, "idempotency_key_reused")
+        deposits_made += deposited.status_code == 202
+        # And the API agrees: a wallet in that currency, or a deposit, never both
+        opened = {w["currency"] for w in client.call("GET", "/v1/wallets").json()["items"]}
+        assert (currency in opened) == (created.status_code == 201)
+        requests_made = client.call("GET", "/v1/requests?limit=100").json()["items"]
+        assert len(requests_made) == deposits_made
+
+
 # -- the transactions page --------------------------------------------------------------
 @pytest.fixture
 def three_deposits(client) -> tuple[dict, list[dict]]:

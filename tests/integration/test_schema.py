@@ -16,12 +16,12 @@ from peewee_migrate import Router
 
 import manage
 import settings
-from models import (Notification, TransactionRequest, User, Wallet, WalletRequest,
+from models import (IdempotencyKey, Notification, TransactionRequest, User, Wallet,
                     database_params, db, utcnow)
 from tests.helpers import ROOT, free_port, process_env, unique
 
-TABLES = {"users", "wallets", "transaction_requests", "transactions", "wallet_requests",
-          "notifications", "login_logs", "audit_runs"}
+TABLES = {"users", "wallets", "transaction_requests", "transactions", "idempotency_keys",
+          "notifications", "login_logs", "audit_runs", "ops_sessions"}
 SERVER_PARAMS = database_params(settings.DATABASE_URL)[1]
 
 
@@ -68,9 +68,17 @@ def new_user(*, email: str | None = None, username: str | None = None) -> User:
 
 
 def new_request(user: User, wallet: Wallet, key: str) -> TransactionRequest:
-    return TransactionRequest.create(user=user, type="deposit", currency=wallet.currency,
-                                     amount=100, wallet=wallet, idempotency_key=key,
-                                     fingerprint="0" * 64)
+    """A request and the reservation of its key, as accepting one writes them."""
+    request = TransactionRequest.create(user=user, type="deposit", currency=wallet.currency,
+                                        amount=100, wallet=wallet)
+    IdempotencyKey.insert(user=user, idempotency_key=key, fingerprint="0" * 64,
+                          request=request, created_at=utcnow()).execute()
+    return request
+
+
+def reserve_for_wallet(user: User, wallet: Wallet, key: str) -> None:
+    IdempotencyKey.insert(user=user, idempotency_key=key, fingerprint="1" * 64,
+                          wallet=wallet, created_at=utcnow()).execute()
 
 
 def manage_py(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -244,7 +252,7 @@ def test_a_user_cannot_record_two_money_requests_with_one_idempotency_key():
         new_request(user, wallet, "k-1")
 
         # When a second request uses the same key, Then the database refuses it
-        with pytest.raises(peewee.IntegrityError, match="requests_user_key"):
+        with pytest.raises(peewee.IntegrityError, match="PRIMARY"):
             with db.atomic():
                 new_request(user, wallet, "k-1")
         # ... while another user may use the same key
@@ -252,22 +260,37 @@ def test_a_user_cannot_record_two_money_requests_with_one_idempotency_key():
         new_request(other, Wallet.create(user=other, currency="USD"), "k-1")
 
 
-def test_a_user_cannot_record_two_wallet_creations_with_one_idempotency_key():
+def test_a_key_that_made_a_request_cannot_also_make_a_wallet_or_the_reverse():
     with rolled_back():
-        # Given a user whose wallet creation used key "w-1"
+        # Given a user whose request used "k-1" and whose wallet creation used "w-1"
         user = new_user()
         wallet = Wallet.create(user=user, currency="USD")
-        WalletRequest.create(user=user, idempotency_key="w-1", fingerprint="0" * 64,
-                             wallet=wallet)
+        new_request(user, wallet, "k-1")
+        reserve_for_wallet(user, wallet, "w-1")
 
-        # When a second creation uses the same key, Then the database refuses it
-        with pytest.raises(peewee.IntegrityError, match="wallet_requests_user_key"):
+        # When each key is reserved again for the other kind, Then the one index refuses it
+        with pytest.raises(peewee.IntegrityError, match="PRIMARY"):
             with db.atomic():
-                WalletRequest.create(user=user, idempotency_key="w-1", fingerprint="1" * 64,
-                                     wallet=wallet)
+                reserve_for_wallet(user, wallet, "k-1")
+        with pytest.raises(peewee.IntegrityError, match="PRIMARY"):
+            with db.atomic():
+                new_request(user, wallet, "w-1")
 
 
-def test_idempotency_keys_are_case_sensitive_on_requests_and_wallet_requests():
+def test_a_key_names_exactly_one_request_or_one_wallet():
+    with rolled_back():
+        user = new_user()
+        wallet = Wallet.create(user=user, currency="USD")
+        for request_id, wallet_id in ((None, None), (new_request(user, wallet, "k").id,
+                                                     wallet.id)):
+            with pytest.raises(peewee.OperationalError, match="idempotency_keys_one_target"):
+                with db.atomic():
+                    IdempotencyKey.insert(user=user, idempotency_key=unique("k"),
+                                          fingerprint="0" * 64, request=request_id,
+                                          wallet=wallet_id, created_at=utcnow()).execute()
+
+
+def test_idempotency_keys_are_case_sensitive():
     with rolled_back():
         # Given a user and a wallet
         user = new_user()
@@ -276,21 +299,17 @@ def test_idempotency_keys_are_case_sensitive_on_requests_and_wallet_requests():
         # When keys differing only in case are recorded
         new_request(user, wallet, "Key")
         new_request(user, wallet, "key")
-        WalletRequest.create(user=user, idempotency_key="Key", fingerprint="0" * 64,
-                             wallet=wallet)
-        WalletRequest.create(user=user, idempotency_key="key", fingerprint="0" * 64,
-                             wallet=wallet)
+        reserve_for_wallet(user, wallet, "KEY")
 
-        # Then both are kept (ascii_bin), and a lookup by one finds only its own row
-        assert TransactionRequest.select().where(
-            (TransactionRequest.user == user) & (TransactionRequest.idempotency_key == "key")
+        # Then all are kept (ascii_bin), and a lookup by one finds only its own row
+        assert IdempotencyKey.select().where(
+            (IdempotencyKey.user == user) & (IdempotencyKey.idempotency_key == "key")
         ).count() == 1
-        assert WalletRequest.select().where(WalletRequest.user == user).count() == 2
+        assert IdempotencyKey.select().where(IdempotencyKey.user == user).count() == 3
         collations = db.execute_sql(
             "SELECT TABLE_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'idempotency_key'").fetchall()
-        assert dict(collations) == {"transaction_requests": "ascii_bin",
-                                    "wallet_requests": "ascii_bin"}
+        assert dict(collations) == {"idempotency_keys": "ascii_bin"}
 
 
 def test_a_notification_dedupe_key_is_written_only_once():
@@ -310,7 +329,6 @@ def test_a_notification_dedupe_key_is_written_only_once():
 EXPECTED_FOREIGN_KEYS = {
     ("wallets", "user_id"), ("transaction_requests", "user_id"),
     ("transactions", "request_id"),
-    ("wallet_requests", "user_id"), ("wallet_requests", "wallet_id"),
     ("notifications", "user_id"), ("notifications", "request_id"),
     ("login_logs", "user_id"),
 }
@@ -330,6 +348,10 @@ HOT_PATH_INDEXES = {
     ("transaction_requests", "requests_status_created"): ["status", "created_at"],
     ("notifications", "notifications_user_id"): ["user_id", "id"],
     ("login_logs", "login_logs_user_id"): ["user_id", "id"],
+    # What login throttling counts from when Redis cannot.
+    ("login_logs", "login_logs_ip_time"): ["ip_address", "created_at"],
+    ("login_logs", "login_logs_email_time"): ["email_digest", "created_at"],
+    ("idempotency_keys", "PRIMARY"): ["user_id", "idempotency_key"],
 }
 
 
