@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import ledger
 import settings
+import settled
 import sqlbatch
-import wallet_cache
 from errors import (AlreadySettled, InsufficientFunds, SettlementFailed, VersionConflict,
                     WalletClosed, WalletGone)
 from ledger import EXTERNAL, FEES, Entry
@@ -172,7 +172,11 @@ def settle_once(request_id: int, *, for_update: bool = False) -> str:
       VersionConflict: a wallet changed under the attempt; nothing was written.
     """
     req, states = read_request(request_id)
-    if req is None or req.status != "pending":
+    if req is None:
+        return NOOP
+    if req.status != "pending":
+        # Settled by an earlier delivery that may have died before announcing it.
+        settled.announce([request_id], [])
         return NOOP
     now = utcnow()
     try:
@@ -185,11 +189,11 @@ def settle_once(request_id: int, *, for_update: bool = False) -> str:
             outcome, balances = _apply(req, states, now, own_transaction=True)
     except AlreadySettled:
         return NOOP
-    wallet_cache.store(*({"id": wid, "user_id": states[wid].user_id,
-                          "currency": states[wid].currency, "balance": balance,
-                          "version": states[wid].version + 1,
-                          "created_at": states[wid].created_at, "updated_at": now,
-                          "deleted": False} for wid, balance in balances.items()))
+    settled.announce([request_id], [
+        {"id": wid, "user_id": states[wid].user_id, "currency": states[wid].currency,
+         "balance": balance, "version": states[wid].version + 1,
+         "created_at": states[wid].created_at, "updated_at": now, "deleted": False}
+        for wid, balance in balances.items()])
     return outcome
 
 
@@ -227,4 +231,5 @@ def give_up(request_id: int, *, detail: str) -> bool:
                               now=utcnow(), states={}))
     except AlreadySettled:
         return False
+    settled.announce([request_id], [])
     return True

@@ -27,7 +27,8 @@ return 1
 _script = cache.client.register_script(_STORE_IF_NEWER)
 
 
-def _key(wallet_id: int) -> str:
+def key(wallet_id: int) -> str:
+    """Where a wallet's state is cached."""
     return f"wallet:{wallet_id}"
 
 
@@ -35,22 +36,29 @@ def _payload(row: dict) -> str:
     return json.dumps(row, default=lambda moment: moment.isoformat())
 
 
+def store_command(client, rows: list[dict]) -> None:
+    """Run (or queue, on a pipeline) the store of `rows` (see `store`)."""
+    args = [x for row in rows for x in (row["version"], _payload(row))]
+    _script(keys=[key(row["id"]) for row in rows], args=args + [settings.CACHE_TTL_S],
+            client=client)
+
+
 def store(*rows: dict) -> None:
     """Cache wallet states (`id, user_id, currency, balance, version, created_at,
     updated_at, deleted`), each unless the cache already holds that version or a newer
-    one; several in one round trip."""
+    one; several in one round trip. Best effort: a reader's fill may simply not happen
+    (a settlement's store is retried: see settled.py)."""
     if not rows or not cache.ENABLED:
         return
-    args = [x for row in rows for x in (row["version"], _payload(row))]
     try:
-        _script(keys=[_key(row["id"]) for row in rows], args=args + [settings.CACHE_TTL_S])
+        store_command(cache.client, list(rows))
     except cache.ERRORS:
         pass  # the database still has it
 
 
 def fetch(wallet_id: int) -> dict | None:
     """The cached state of a wallet, or None."""
-    raw = cache.get(_key(wallet_id))
+    raw = cache.get(key(wallet_id))
     if raw is None:
         return None
     row = json.loads(raw.split(b"|", 1)[1])

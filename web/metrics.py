@@ -6,7 +6,7 @@ each scrape by `web.gauges`. `GET /metrics` renders the registry with `expositio
 Label values are bounded: a route is the Bottle rule that matched (never the raw path),
 a method outside the usual few is "other".
 """
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest
 
 REGISTRY = CollectorRegistry()
@@ -22,6 +22,10 @@ HTTP_REQUESTS = Counter(
 HTTP_DURATION = Histogram(
     "http_request_duration_seconds", "Time to answer an HTTP request, by route and method.",
     ["route", "method"], buckets=DURATION_BUCKETS_S, registry=REGISTRY)
+# Set to read polls.SLOTS by api.py.
+WAITING_POLLS = Gauge(
+    "wallet_waiting_polls", "`?wait=` polls holding a thread of this web process now.",
+    registry=REGISTRY)
 ACCEPTED = Counter(
     "wallet_requests_accepted_total",
     "Money requests newly accepted (202, not replays), by type.", ["type"], registry=REGISTRY)
