@@ -15,6 +15,7 @@ import logs
 import notifications
 import openapi
 import payments
+import polls
 import users
 import views
 import wallets
@@ -22,17 +23,20 @@ from errors import (MethodNotAllowed, NotFound, NotificationNotFound, RequestNot
                     Unauthorized, WalletNotFound)
 from models import LoginLog, Transaction
 from web import gauges, metrics  # noqa: F401 - importing gauges registers them on metrics
-from web.http import (RequestIdMiddleware, client_address, idempotency_key, json_response,
-                      problem_response, problems_plugin, read_json, require_string, user_agent)
+from web.http import (KnownQueryOnly, RequestIdMiddleware, client_address, idempotency_key,
+                      json_response, problem_response, problems_plugin, read_json,
+                      require_string, user_agent)
 from web import ops as web_ops
-from web.pages import page
+from web.pages import PAGE_PARAMS, page, page_args
 
 log = logging.getLogger(__name__)
 bottle.BaseRequest.MEMFILE_MAX = 0  # bodies are read by web.http.read_json only
 core = bottle.Bottle()
 core.config["catchall"] = False  # errors reach our plugin and middleware, never Bottle's page
 core.install(problems_plugin)
+core.install(KnownQueryOnly())  # a route takes no query parameter unless it says `query=`
 PATH_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
+metrics.WAITING_POLLS.set_function(polls.SLOTS.waiting)
 
 
 def current_user() -> users.User:
@@ -58,7 +62,7 @@ def post_users():
     doc = read_json(allowed={"email", "username", "password"})
     user = users.sign_up(email=require_string(doc, "email"),
                          username=require_string(doc, "username"),
-                         password=require_string(doc, "password"))
+                         password=require_string(doc, "password"), ip=client_address())
     return json_response(201, views.user(user), headers={"Location": "/v1/me"})
 
 
@@ -72,6 +76,12 @@ def post_token():
                                "expires_in": ttl_s}, headers={"Cache-Control": "no-store"})
 
 
+@core.post("/v1/auth/logout")
+def post_logout():
+    users.log_out(current_user())
+    return bottle.HTTPResponse(status=204)
+
+
 @core.get("/v1/me")
 def get_me():
     return json_response(200, views.user(current_user()))
@@ -82,7 +92,8 @@ def patch_me():
     user = current_user()
     doc = read_json(allowed={"username", "password", "current_password"})
     fields = {name: require_string(doc, name) for name in doc}
-    return json_response(200, views.user(users.update_profile(user, **fields)))
+    return json_response(200, views.user(users.update_profile(user, ip=client_address(),
+                                                              **fields)))
 
 
 @core.delete("/v1/me")
@@ -91,7 +102,7 @@ def delete_me():
     return bottle.HTTPResponse(status=204)
 
 
-@core.get("/v1/me/logins")
+@core.get("/v1/me/logins", query=PAGE_PARAMS)
 def get_logins():
     user = current_user()
     return json_response(200, page(LoginLog.select().where(LoginLog.user == user), LoginLog.id,
@@ -131,16 +142,17 @@ def delete_wallet(wallet_id):
     return bottle.HTTPResponse(status=204)
 
 
-@core.get("/v1/wallets/<wallet_id>/transactions")
+@core.get("/v1/wallets/<wallet_id>/transactions", query=PAGE_PARAMS)
 def get_wallet_transactions(wallet_id):
     user = current_user()
     wallet = wallets.get_wallet(user, path_id(wallet_id, WalletNotFound))
-    cache_key = wallets.history_cache_key(wallet, bottle.request.query_string)
+    scope = f"transactions:{wallet['id']}"
+    cache_key = wallets.history_cache_key(wallet, *page_args(scope))
     cached = cache.get(cache_key)
     if cached is not None:
         return json_response(200, orjson.Fragment(cached))
     body = page(Transaction.select().where(Transaction.wallet == wallet["id"]), Transaction.id,
-                scope=f"transactions:{wallet['id']}",
+                scope=scope,
                 render=lambda row: views.transaction(row, wallet["currency"]),
                 index="entries_wallet_id")
     cache.put(cache_key, orjson.dumps(body))
@@ -183,7 +195,7 @@ def post_transfer():
     return _accepted(request, replayed)
 
 
-@core.get("/v1/requests/<request_id>")
+@core.get("/v1/requests/<request_id>", query={"wait"})
 def get_request(request_id):
     user = current_user()
     wait_s = payments.wait_seconds(bottle.request.query.get("wait"))
@@ -191,7 +203,7 @@ def get_request(request_id):
     return json_response(200, views.request(request))
 
 
-@core.get("/v1/requests")
+@core.get("/v1/requests", query=PAGE_PARAMS | {"status"})
 def get_requests():
     user = current_user()
     status = bottle.request.query.get("status")
@@ -202,7 +214,7 @@ def get_requests():
 
 
 # -- notifications ----------------------------------------------------------------------
-@core.get("/v1/notifications")
+@core.get("/v1/notifications", query=PAGE_PARAMS | {"unread"})
 def get_notifications():
     user = current_user()
     unread = bottle.request.query.get("unread")

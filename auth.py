@@ -1,4 +1,8 @@
-"""Passwords (argon2id) and access tokens (HS256 JWTs with sub, iat, exp)."""
+"""Passwords (argon2id) and access tokens (HS256 JWTs with sub, iat, exp and gen).
+
+`gen` is the user's token generation when the token was issued: logging out and changing
+the password bump it (see users.py), which ends every token issued before at once.
+"""
 import time
 
 import jwt
@@ -36,30 +40,33 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def issue_token(user_id: int, *, now: int | None = None) -> tuple[str, int]:
-    """Sign an access token for `user_id`.
+def issue_token(user_id: int, generation: int, *, now: int | None = None) -> tuple[str, int]:
+    """Sign an access token for `user_id` at token generation `generation`.
 
     Returns:
       The token and its lifetime in seconds.
     """
     issued = int(time.time()) if now is None else now
-    claims = {"sub": str(user_id), "iat": issued, "exp": issued + settings.TOKEN_TTL_S}
+    claims = {"sub": str(user_id), "iat": issued, "exp": issued + settings.TOKEN_TTL_S,
+              "gen": generation}
     return jwt.encode(claims, settings.JWT_KEY, algorithm=ALGORITHM), settings.TOKEN_TTL_S
 
 
-def token_user_id(token: str) -> int:
-    """Verify a token and return the user id it names.
+def token_claims(token: str) -> tuple[int, int]:
+    """Verify a token and return the user id and token generation it names.
 
     Raises:
       Unauthorized: when the token is malformed, expired, not yet valid, signed with another
-        key or algorithm, or lacks a numeric `sub`.
+        key or algorithm, or lacks a numeric `sub` or an integer `gen`.
     """
     try:
         claims = jwt.decode(token, settings.JWT_KEY, algorithms=[ALGORITHM],
-                            options={"require": ["sub", "iat", "exp"]})
+                            options={"require": ["sub", "iat", "exp", "gen"]})
     except jwt.PyJWTError:
         raise Unauthorized("The access token is invalid or expired.") from None
-    sub = claims["sub"]
+    sub, gen = claims["sub"], claims["gen"]
     if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 18:
         raise Unauthorized("The access token is invalid or expired.")
-    return int(sub)
+    if isinstance(gen, bool) or not isinstance(gen, int) or not 0 <= gen < 2**63:
+        raise Unauthorized("The access token is invalid or expired.")
+    return int(sub), gen

@@ -27,6 +27,10 @@ class PayloadTooLarge(WalletError):
     """Raised when a body is larger than MAX_BODY_BYTES."""
 
 
+class BadHttpRequest(WalletError):
+    """Raised when the HTTP request itself cannot be parsed (answered by the server)."""
+
+
 class ValidationError(WalletError):
     """Raised when fields have the wrong type or value."""
 

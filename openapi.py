@@ -324,9 +324,11 @@ def paths() -> dict[str, Schema]:
                 "The new user.", ref("User"), USER, headers=("Location",))},
             body=("SignUp", {"email": "ada@example.com", "username": "ada",
                              "password": "correct horse battery"}),
-            auth=False, errors={409: ("email_taken", "username_taken"), 422: ("validation_error",)},
+            auth=False, errors={409: ("email_taken", "username_taken"), 422: ("validation_error",),
+                                429: ("too_many_attempts",)},
             description="Emails are compared in lower case; a deleted user's email and username "
-                        "may be taken again.")},
+                        "may be taken again. Sign-ups are limited per client address "
+                        "(SIGNUP_MAX_PER_IP within SIGNUP_WINDOW_S): 429 `too_many_attempts`.")},
         "/v1/auth/token": {"post": operation(
             "issue_token", "Log in: exchange email and password for a token", "auth",
             {"200": success("An access token.", ref("Token"), {
@@ -336,9 +338,16 @@ def paths() -> dict[str, Schema]:
                                    "password": "correct horse battery"}),
             auth=False, errors={401: ("invalid_credentials",), 422: ("validation_error",),
                                 429: ("too_many_attempts",)},
-            description="Every attempt is recorded. After repeated failures (by default 5 for "
-                        "one email or 100 for one address within 15 minutes) the answer is 429 "
-                        "`too_many_attempts` with Retry-After.")},
+            description="Every attempt is recorded, a throttled one too. Failures are counted "
+                        "per email and client address (default 5), per address (default 100) "
+                        "and per email from anywhere (default 1000) within LOGIN_WINDOW_S "
+                        "(default 15 minutes); while a limit holds, even the right password "
+                        "gets 429 `too_many_attempts` with Retry-After.")},
+        "/v1/auth/logout": {"post": operation(
+            "log_out", "Log out: end every token issued so far", "auth", no_content,
+            description="Every token of the caller issued before this call gets 401 "
+                        "afterwards; a token issued after it works, even within the same "
+                        "second.")},
         "/v1/me": {
             "get": operation("get_me", "The caller's profile", "users",
                              {"200": success("The caller.", ref("User"), USER)}),
@@ -348,7 +357,12 @@ def paths() -> dict[str, Schema]:
                                    "password": "a new long password",
                                    "current_password": "correct horse battery"}),
                                errors={403: ("invalid_credentials",), 409: ("username_taken",),
-                                       422: ("validation_error",)}),
+                                       422: ("validation_error",), 429: ("too_many_attempts",)},
+                               description="Only the fields sent change. A `current_password` "
+                                           "sent is checked (and counted against the login "
+                                           "limits of the caller's email); a password change "
+                                           "needs it, and ends every token issued before it, "
+                                           "this one included: log in again."),
             "delete": operation("delete_me", "Delete the caller (soft delete)", "users",
                                 no_content, errors={409: ("wallet_not_empty",)}),
         },
@@ -456,31 +470,35 @@ def paths() -> dict[str, Schema]:
     }
 
 
-def build() -> dict:
-    """Assemble the whole document (fresh every call)."""
-    tags = {"users": "Sign-up and the caller's profile", "auth": "Access tokens",
-            "wallets": "Wallets and their ledgers", "money": "Deposits, withdrawals, transfers",
-            "requests": "Money movement requests", "notifications": "The caller's notifications",
-            "service": "Health, readiness, documentation and metrics",
-            "ops": "The operations page (HTML for operators; the ops token, not a user's)"}
-    import openapi_ops  # its helpers come from this module
+TAGS = {"users": "Sign-up and the caller's profile", "auth": "Access tokens and sessions",
+        "wallets": "Wallets and their ledgers", "money": "Deposits, withdrawals, transfers",
+        "requests": "Money movement requests", "notifications": "The caller's notifications",
+        "service": "Health, readiness, documentation and metrics"}
 
+
+def assemble(*, title: str, description: str, paths_: dict, tags: dict[str, str],
+             schemes: dict, headers: dict | None = None) -> dict:
+    """An OpenAPI 3.1 document over `paths_` with the shared components."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Wallet service API", "version": "1.0.0", "description": DESCRIPTION},
+        "info": {"title": title, "version": "1.0.0", "description": description},
         "servers": [{"url": "/"}],
         "tags": [{"name": n, "description": d} for n, d in tags.items()],
-        "security": [{"bearerAuth": []}],
-        "paths": {**paths(), **openapi_ops.paths()},
-        "components": {
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "An HS256 JWT from POST /v1/auth/token."},
-                **openapi_ops.SCHEMES},
-            "schemas": SCHEMAS, "headers": {**HEADERS, **openapi_ops.HEADERS},
-            "parameters": PARAMETERS,
-            "responses": RESPONSES},
+        "security": [{name: []} for name in schemes][:1],
+        "paths": paths_,
+        "components": {"securitySchemes": schemes, "schemas": SCHEMAS,
+                       "headers": {**HEADERS, **(headers or {})}, "parameters": PARAMETERS,
+                       "responses": RESPONSES},
     }
+
+
+def build() -> dict:
+    """Assemble the public document (fresh every call); the ops page has its own, for
+    operators only (see openapi_ops.py)."""
+    return assemble(title="Wallet service API", description=DESCRIPTION, paths_=paths(),
+                    tags=TAGS, schemes={"bearerAuth": {
+                        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                        "description": "An HS256 JWT from POST /v1/auth/token."}})
 
 
 def document() -> dict:

@@ -1,5 +1,6 @@
-"""The ops page's part of the OpenAPI document (tag `ops`): HTML for operators, outside
-the public contract, documented like every other route. `openapi.build()` merges it in.
+"""The ops page's own OpenAPI document (tag `ops`): HTML for operators, outside the public
+contract, documented like every other route and served to operators only at
+/ops/openapi.json (the public /openapi.json does not name these routes).
 
 Its operations take the ops token (`opsToken`) or the session cookie of its login form
 (`opsSession`) instead of a user's JWT; their errors are problem+json for API clients and
@@ -63,6 +64,11 @@ def paths() -> dict[str, oa.Schema]:
                    "The dead message's id, as the page lists it.")
     dead = {403: ("csrf_rejected",), 404: ("message_not_found",)}
     return {
+        "/ops/openapi.json": {"get": op(
+            "get_ops_openapi", "This document", {"200": oa.success(
+                "The operators' OpenAPI document.", {"type": "object"},
+                {"openapi": "3.1.0", "info": {"title": "Wallet service operations"}})},
+            store=False)},
         "/ops": {"get": op(
             "get_ops_page", "The operations page", {"200": oa.success(
                 "Queue counts, requests by status, the latest failures, the last audit and "
@@ -75,7 +81,8 @@ def paths() -> dict[str, oa.Schema]:
                 store=False),
             "post": op("post_ops_login", "Exchange the ops token for a session cookie",
                        see_other("Logged in: on to /ops.", headers=("Set-Cookie",)),
-                       form=LOGIN_FORM, errors={401: ("unauthorized",)}, public=True,
+                       form=LOGIN_FORM, errors={401: ("unauthorized",),
+                                                429: ("too_many_attempts",)}, public=True,
                        store=False)},
         "/ops/logout": {"post": op("post_ops_logout", "End the ops session",
                                    see_other("Logged out."), form=CSRF_FORM, errors=csrf,
@@ -108,3 +115,20 @@ def paths() -> dict[str, oa.Schema]:
             description="Dramatiq's dashboard checks its own CSRF token on POSTs.")
             for m in ("get", "post")},
     }
+
+
+DESCRIPTION = ("The operations page of the wallet service: for operators, behind the ops "
+               "token or its login form's session; not part of the public API.")
+_document: dict | None = None
+
+
+def document() -> dict:
+    """The operators' OpenAPI document, built on first use and cached for the process."""
+    global _document
+    if _document is None:
+        _document = oa.assemble(
+            title="Wallet service operations", description=DESCRIPTION, paths_=paths(),
+            tags={"ops": "The operations page (HTML for operators; the ops token, not a "
+                         "user's)"}, schemes=SCHEMES, headers=HEADERS)
+        _document["security"] = SECURITY
+    return _document

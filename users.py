@@ -1,13 +1,15 @@
 """Users: sign-up, login, profile changes, soft deletion."""
 import re
+from datetime import timedelta
 
 import peewee
 
 import auth
+import settings
 import throttle
 import wallet_cache
-from errors import (EmailTaken, InvalidCredentials, Unauthorized, UsernameTaken, ValidationError,
-                    WalletNotEmpty, WrongCurrentPassword)
+from errors import (EmailTaken, InvalidCredentials, TooManyAttempts, Unauthorized, UsernameTaken,
+                    ValidationError, WalletNotEmpty, WrongCurrentPassword)
 from models import LoginLog, TransactionRequest, User, Wallet, db, utcnow
 
 # An RFC 5322 dot-atom of at most 64 characters, "@", and a dotted domain of LDH labels:
@@ -45,8 +47,14 @@ def _taken(exc: peewee.IntegrityError) -> Exception:
         EmailTaken("That email is already registered.")
 
 
-def sign_up(*, email: str, username: str, password: str) -> User:
-    """Create a user; emails are compared in lower case."""
+def sign_up(*, email: str, username: str, password: str, ip: str) -> User:
+    """Create a user; emails are compared in lower case.
+
+    Raises:
+      TooManyAttempts: after SIGNUP_MAX_PER_IP sign-ups from `ip` within SIGNUP_WINDOW_S.
+      ValidationError, EmailTaken, UsernameTaken.
+    """
+    throttle.hit(throttle.signup_limits(ip))
     check_fields(email=email, username=username, password=password)
     password_hash = auth.hash_password(password)
     try:
@@ -56,65 +64,139 @@ def sign_up(*, email: str, username: str, password: str) -> User:
         raise _taken(exc) from None
 
 
+# Failures the login log holds for one email and address, one address, and one email,
+# within the window: what judges an attempt while Redis cannot count.
+FAILURES_SQL = (
+    "SELECT COALESCE(SUM(email_digest = %s), 0), COUNT(*), "
+    "(SELECT COUNT(*) FROM login_logs WHERE email_digest = %s AND created_at > %s "
+    "AND success = 0) FROM login_logs WHERE ip_address = %s AND created_at > %s AND success = 0")
+
+
+def _judge_from_the_login_log(digest: str, ip: str) -> None:
+    """The database's verdict on one more attempt (see FAILURES_SQL).
+
+    Raises:
+      TooManyAttempts: when the attempt would pass a limit.
+    """
+    since = utcnow() - timedelta(seconds=settings.LOGIN_WINDOW_S)
+    pair, by_ip, by_email = db.execute_sql(FAILURES_SQL, (digest, digest, since, ip,
+                                                          since)).fetchone()
+    for count, limit in zip((pair, by_ip, by_email), throttle.login_limits(digest, ip)):
+        if count >= limit.limit:
+            raise TooManyAttempts(settings.LOGIN_WINDOW_S)
+
+
+def _guarded(digest: str, ip: str):
+    """Count one password guess for `digest` from `ip` (see throttle.hit)."""
+    limits = throttle.login_limits(digest, ip)
+    throttle.hit(limits, fallback=lambda: _judge_from_the_login_log(digest, ip))
+    return limits
+
+
+def _right_guess(limits: list) -> None:
+    """A right password: its attempt back, and its address's failures for this email gone."""
+    pair, *others = limits
+    throttle.forgive(others, clear=[pair])
+
+
 def log_in(*, email: str, password: str, ip: str, user_agent: str) -> tuple[str, int]:
     """Check credentials, record the attempt, and issue a token.
 
     Raises:
-      TooManyAttempts: after too many failures for this email or address.
+      TooManyAttempts: while a failure limit holds (the attempt is recorded too).
       InvalidCredentials: the same for an unknown email and a wrong password.
     """
     email = email.lower()
-    throttle.count_attempt(email, ip)
+    digest = throttle.email_digest(email)
     user = User.get_or_none((User.email == email) & User.deleted_at.is_null())
     if user is not None and user.email != email:
         # The column's collation ignores NULs, trailing spaces and accents; such a variant
         # is another email (and another throttle counter), so it must not reach the account.
         user = None
+    try:
+        limits = _guarded(digest, ip)
+    except TooManyAttempts:
+        LoginLog.create(user=user, ip_address=ip, user_agent=user_agent, success=False,
+                        email_digest=digest)
+        raise
     ok = auth.verify_password(user.password_hash if user else None, password)
-    LoginLog.create(user=user, ip_address=ip, user_agent=user_agent, success=ok)
+    LoginLog.create(user=user, ip_address=ip, user_agent=user_agent, success=ok,
+                    email_digest=digest)
     if not ok:
         raise InvalidCredentials("The email or password is wrong.")
-    throttle.clear(email, ip)
-    return auth.issue_token(user.id)
+    _right_guess(limits)
+    return auth.issue_token(user.id, user.token_generation)
 
 
-USER_COLUMNS = ("id", "email", "username", "password_hash", "created_at", "updated_at")
+USER_COLUMNS = ("id", "email", "username", "password_hash", "token_generation", "created_at",
+                "updated_at")
 USER_BY_ID = (f"SELECT {', '.join(USER_COLUMNS)} FROM users "
               "WHERE id = %s AND deleted_at IS NULL")
 
 
 def user_for_token(token: str) -> User:
-    """The live user a token names.
+    """The live user a token names, if the token is of the user's current generation.
 
     Raises:
-      Unauthorized: for a bad token, or a user that no longer exists.
+      Unauthorized: for a bad token, one issued before a logout or password change, or a
+        user that no longer exists.
     """
+    user_id, generation = auth.token_claims(token)
     # Raw SQL: every authenticated call runs this, and peewee's query building cost more
     # CPU than the query.
-    row = db.execute_sql(USER_BY_ID, (auth.token_user_id(token),)).fetchone()
-    if row is None:
+    row = db.execute_sql(USER_BY_ID, (user_id,)).fetchone()
+    if row is None or row[USER_COLUMNS.index("token_generation")] != generation:
         raise Unauthorized("The access token is invalid or expired.")
     return User(**dict(zip(USER_COLUMNS, row)))
 
 
-def update_profile(user: User, *, username: str | None = None, password: str | None = None,
-                   current_password: str | None = None) -> User:
-    """Change the username and/or password; a new password needs the current one."""
+def log_out(user: User) -> None:
+    """End every token of `user` issued so far (the next login gets a working one)."""
+    User.update(token_generation=User.token_generation + 1).where(User.id == user.id).execute()
+
+
+def update_profile(user: User, *, ip: str, username: str | None = None,
+                   password: str | None = None, current_password: str | None = None) -> User:
+    """Change the username and/or password, writing only what changes, in one statement.
+
+    A new password needs the right current one; a `current_password` sent is checked even
+    without one, and counted against the login limits of the user's email from `ip`. A
+    password change ends every token issued before it, the caller's included.
+
+    Raises:
+      ValidationError, UsernameTaken, TooManyAttempts.
+      WrongCurrentPassword: current_password missing (with a new password) or wrong, or the
+        password changed since it was checked.
+      Unauthorized: the user was deleted meanwhile.
+    """
     check_fields(username=username, password=password)
-    if password is not None:
-        if current_password is None or not auth.verify_password(user.password_hash,
-                                                                current_password):
+    if password is not None and current_password is None:
+        raise WrongCurrentPassword("current_password is missing or wrong.")
+    changes: dict = {}
+    condition = (User.id == user.id) & User.deleted_at.is_null()
+    if current_password is not None:
+        limits = _guarded(throttle.email_digest(user.email), ip)
+        if not auth.verify_password(user.password_hash, current_password):
             raise WrongCurrentPassword("current_password is missing or wrong.")
-        user.password_hash = auth.hash_password(password)
+        _right_guess(limits)
+        # Only if no one changed it since it was checked.
+        condition &= User.password_hash == user.password_hash
+    if password is not None:
+        changes.update(password_hash=auth.hash_password(password),
+                       token_generation=User.token_generation + 1)
     if username is not None:
-        user.username = username
-    user.updated_at = utcnow()
+        changes["username"] = username
+    changes["updated_at"] = utcnow()
     try:
-        with db.atomic():
-            user.save()
+        changed = User.update(**changes).where(condition).execute()
     except peewee.IntegrityError as exc:
         raise _taken(exc) from None
-    return user
+    if not changed:
+        if current_password is not None and User.select().where(
+                (User.id == user.id) & User.deleted_at.is_null()).exists():
+            raise WrongCurrentPassword("The password changed meanwhile; check it again.")
+        raise Unauthorized("The user no longer exists.")
+    return User.get_by_id(user.id)
 
 
 def delete_user(user: User) -> None:

@@ -41,8 +41,9 @@ class Tokens(dict):
 
     def __missing__(self, user_id: int) -> str:
         now = int(time.time())
-        token = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + TOKEN_TTL_S},
-                           self.secret, algorithm="HS256")
+        # Seeded users never logged out: their token generation is 0.
+        token = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + TOKEN_TTL_S,
+                            "gen": 0}, self.secret, algorithm="HS256")
         self[user_id] = token
         return token
 

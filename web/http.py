@@ -1,4 +1,5 @@
 """Request and response plumbing shared by every route."""
+import ipaddress
 import json
 import logging
 import re
@@ -77,6 +78,19 @@ def problems_plugin(callback: Callable) -> Callable:
     return wrapper
 
 
+# Paths whose answers are someone's own (balances, history, tokens): never stored by a cache.
+PRIVATE_PREFIXES = ("/v1/", "/ops")
+
+
+def extra_headers(rid: str, headers: list[tuple[str, str]], *,
+                  private: bool) -> list[tuple[str, str]]:
+    """What every answer carries: its request id and `nosniff`; a private one `no-store`."""
+    out = [("X-Request-Id", rid), ("X-Content-Type-Options", "nosniff")]
+    if private and not any(k.lower() == "cache-control" for k, _ in headers):
+        out.append(("Cache-Control", "no-store"))
+    return out
+
+
 class RequestIdMiddleware:
     """WSGI wrapper around the app: an X-Request-Id on every response, the request id on
     every log line, one access line and one `web.metrics` observation per request. (The
@@ -93,10 +107,13 @@ class RequestIdMiddleware:
         started = time.perf_counter()
         seen = {"status": "500"}
 
+        private = environ.get("PATH_INFO", "").startswith(PRIVATE_PREFIXES)
+
         def start(status, headers, exc_info=None):
             seen["status"] = status.split(" ", 1)[0]
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
-            return start_response(status, headers + [("X-Request-Id", rid)], exc_info)
+            return start_response(status, headers + extra_headers(rid, headers, private=private),
+                                  exc_info)
 
         try:
             return self.app(environ, start)
@@ -104,7 +121,8 @@ class RequestIdMiddleware:
             log.exception("Unhandled error in request %s", rid)
             db.close()
             start_response("500 Internal Server Error",
-                           [("Content-Type", problems.CONTENT_TYPE), ("X-Request-Id", rid)])
+                           [("Content-Type", problems.CONTENT_TYPE),
+                            *extra_headers(rid, [], private=True)])
             return [internal_error_body(rid)]
         finally:
             elapsed_s = time.perf_counter() - started
@@ -199,6 +217,42 @@ def idempotency_key() -> str:
     return key
 
 
+class KnownQueryOnly:
+    """Bottle plugin: a query parameter the route does not take, or one given twice, is a
+    422 `validation_error` (so junk parameters never reach a cache key). A route names what
+    it takes with `query={...}` in its decorator; `query=None` lets everything through."""
+
+    name = "known_query_only"
+    api = 2
+
+    def apply(self, callback: Callable, route: bottle.Route) -> Callable:
+        allowed = route.config.get("query", frozenset())
+        if allowed is None:
+            return callback
+
+        def wrapper(*args, **kwargs):
+            check_query(allowed)
+            return callback(*args, **kwargs)
+        return wrapper
+
+
+def check_query(allowed: frozenset | set) -> None:
+    """Raises ValidationError naming each unknown or repeated query parameter."""
+    bad = []
+    seen: set[str] = set()
+    for name in bottle.request.query.keys():
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in allowed:
+            bad.append({"field": name[:40], "message": "unknown query parameter"})
+        elif len(bottle.request.query.getall(name)) > 1:
+            bad.append({"field": name[:40], "message": "given more than once"})
+    if bad:
+        raise ValidationError("Query: " + "; ".join(f"{b['field']} {b['message']}" for b in bad),
+                              errors=bad)
+
+
 def query_int(name: str, *, default: int, low: int, high: int) -> int:
     raw = bottle.request.query.get(name)
     if raw is None:
@@ -208,8 +262,39 @@ def query_int(name: str, *, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.TRUSTED_PROXY_NETWORKS)
+
+
+def client_address_of(peer: str, forwarded_for: str) -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the
+    right-most address of X-Forwarded-For that is not a trusted proxy itself (what the
+    nearest untrusted hop was seen as; anything left of it may be forged).
+
+    Parameters:
+      peer: REMOTE_ADDR.
+      forwarded_for: the X-Forwarded-For header ("" when absent).
+    """
+    if not _trusted(peer):
+        return peer[:45]
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer[:45]  # a proxy of ours wrote no address: take the proxy's
+    return (hops[0] if hops else peer)[:45]
+
+
 def client_address() -> str:
-    return (bottle.request.environ.get("REMOTE_ADDR") or "unknown")[:45]
+    environ = bottle.request.environ
+    return client_address_of(environ.get("REMOTE_ADDR") or "unknown",
+                             environ.get("HTTP_X_FORWARDED_FOR", ""))
 
 
 def user_agent() -> str:

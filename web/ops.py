@@ -11,14 +11,18 @@ import re
 import time
 
 import bottle
+import orjson
 
 import audit
+import openapi_ops
 import ops
+import ops_sessions
 import queues
 import settings
 from errors import DeadMessageNotFound, NotFound, NotRerunnable, Unauthorized, WalletError
 from models import utcnow
 from web import dashboard, ops_html, opsauth, problems
+from web.http import client_address
 from web.opsauth import authorised_post, operator, read_form
 
 log = logging.getLogger(__name__)
@@ -35,17 +39,19 @@ HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no
                 "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 
 
-def route(rule: str, method: str = "GET"):
+def route(rule: str, method: str = "GET", *, query: frozenset | None = frozenset()):
+    """Register an ops route; `query` names the query parameters it takes (see
+    web.http.KnownQueryOnly; None takes any)."""
     def register(callback):
-        ROUTES.append((rule, method, callback))
+        ROUTES.append((rule, method, callback, query))
         return callback
     return register
 
 
 def install(app: bottle.Bottle) -> None:
     """Register the /ops routes on `app`, each rendering its errors for browsers too."""
-    for rule, method, callback in ROUTES:
-        app.route(rule, method, callback, apply=[html_errors])
+    for rule, method, callback, query in ROUTES:
+        app.route(rule, method, callback, apply=[html_errors], query=query)
 
 
 def wants_html() -> bool:
@@ -88,7 +94,7 @@ def broker_queues():
                              redis_broker=redis_broker)
 
 
-@route("/ops")
+@route("/ops", query=frozenset({"done", "id"}))
 def get_ops():
     op = operator()
     source = broker_queues()
@@ -105,6 +111,13 @@ def get_ops():
     return html(200, ops_html.ops_page(view, csrf=op.csrf, notice=notice))
 
 
+@route("/ops/openapi.json")
+def get_ops_openapi():
+    operator()
+    return bottle.HTTPResponse(orjson.dumps(openapi_ops.document()),
+                               headers={"Content-Type": "application/json"})
+
+
 @route("/ops/login")
 def get_login():
     return html(200, ops_html.login_page())
@@ -112,20 +125,26 @@ def get_login():
 
 @route("/ops/login", "POST")
 def post_login():
-    if not opsauth.token_ok(read_form(allowed={"token"}).get("token", ""), settings.OPS_KEY):
-        log.warning("Failed ops login from %s.", bottle.request.environ.get("REMOTE_ADDR"))
-        raise Unauthorized("That is not the ops token.")
+    ip = client_address()
+    opsauth.check_token(read_form(allowed={"token"}).get("token", ""), ip)
+    cookie = opsauth.new_session(settings.OPS_KEY, now_s=time.time(),
+                                 ttl_s=settings.OPS_SESSION_TTL_S)
+    ops_sessions.start(opsauth.session_nonce(cookie, settings.OPS_KEY, now_s=time.time()),
+                       ip=ip, ttl_s=settings.OPS_SESSION_TTL_S)
     response = bottle.HTTPResponse(status=303, headers={"Location": "/ops"})
-    response.set_cookie(opsauth.COOKIE, opsauth.new_session(
-        settings.OPS_KEY, now_s=time.time(), ttl_s=settings.OPS_SESSION_TTL_S),
-        path="/ops", httponly=True, samesite="strict", max_age=settings.OPS_SESSION_TTL_S,
-        secure=bottle.request.urlparts.scheme == "https")
+    # Secure everywhere but development: outside it the page is served over HTTPS.
+    response.set_cookie(opsauth.COOKIE, cookie, path="/ops", httponly=True, samesite="strict",
+                        max_age=settings.OPS_SESSION_TTL_S,
+                        secure=not settings.DEVELOPMENT or bottle.request.urlparts.scheme
+                        == "https")
     return response
 
 
 @route("/ops/logout", "POST")
 def post_logout():
-    authorised_post()
+    op = authorised_post()
+    if op.nonce is not None:
+        ops_sessions.end(op.nonce)
     response = bottle.HTTPResponse(status=303, headers={"Location": "/ops/login"})
     response.delete_cookie(opsauth.COOKIE, path="/ops")
     return response
@@ -174,8 +193,8 @@ def get_dashboard_root():
     return bottle.HTTPResponse(status=303, headers={"Location": dashboard.PREFIX + "/"})
 
 
-@route("/ops/dramatiq/<path:re:.*>", "GET")
-@route("/ops/dramatiq/<path:re:.*>", "POST")
+@route("/ops/dramatiq/<path:re:.*>", "GET", query=None)
+@route("/ops/dramatiq/<path:re:.*>", "POST", query=None)
 def dashboard_page(path):
     operator()  # its POSTs carry the dashboard's own CSRF token, and our cookie is Strict
     if dashboard.app() is None:

@@ -17,9 +17,12 @@ from urllib.parse import parse_qsl
 
 import bottle
 
+import ops_sessions
 import settings
+import throttle
 from errors import (CsrfRejected, PayloadTooLarge, Unauthorized, UnknownField,
                     UnsupportedMediaType, ValidationError)
+from web.http import client_address
 
 log = logging.getLogger(__name__)
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -45,7 +48,8 @@ def token_ok(given: str, ops_token: str) -> bool:
 
 
 def new_session(ops_token: str, *, now_s: float, ttl_s: int) -> str:
-    """A signed session cookie value, valid for `ttl_s` seconds from `now_s`."""
+    """A signed session cookie value, valid for `ttl_s` seconds from `now_s` (and only while
+    its server-side session, named by its nonce, lives: see ops_sessions.py)."""
     payload = f"{int(now_s) + ttl_s}.{secrets.token_urlsafe(18)}"
     return f"{payload}.{_mac(ops_token, 'session.' + payload)}"
 
@@ -83,14 +87,32 @@ class Operator:
         return None if self.nonce is None else csrf_token(self.nonce, settings.OPS_KEY)
 
 
+def check_token(given: str, ip: str) -> None:
+    """Judge one attempt with the ops token from `ip`, counted against the address's
+    failures (see throttle.ops_limits).
+
+    Raises:
+      TooManyAttempts: while the address has failed too often (even with the right token).
+      Unauthorized: the token is wrong.
+    """
+    limits = throttle.ops_limits(ip)
+    throttle.hit(limits)
+    if not token_ok(given, settings.OPS_KEY):
+        log.warning("Failed ops authentication from %s.", ip)
+        raise Unauthorized("That is not the ops token.")
+    throttle.forgive(limits)
+
+
 def operator() -> Operator:
-    """The operator making this request. Raises Unauthorized for anyone else."""
+    """The operator making this request. Raises Unauthorized for anyone else (and
+    TooManyAttempts for an address that guessed the token too often)."""
     scheme, _, token = bottle.request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() == "bearer" and token_ok(token.strip(), settings.OPS_KEY):
+    if scheme.lower() == "bearer" and token.strip():
+        check_token(token.strip(), client_address())
         return Operator(None)
     nonce = session_nonce(bottle.request.get_cookie(COOKIE) or "", settings.OPS_KEY,
                           now_s=time.time())
-    if nonce is None:
+    if nonce is None or not ops_sessions.live(nonce):
         raise Unauthorized("Send Authorization: Bearer <OPS_TOKEN>, or log in at /ops/login.")
     return Operator(nonce)
 

@@ -22,6 +22,19 @@ def _force_index(query: ModelSelect, index: str):
     return query.model.raw(sql.replace(source, f"{source} FORCE INDEX (`{index}`)", 1), *params)
 
 
+PAGE_PARAMS = frozenset({"limit", "cursor"})
+
+
+def page_args(scope: str) -> tuple[int, int | None]:
+    """The page asked for: `?limit=` and the id `?cursor=` resumes after (None: the first).
+
+    Raises:
+      ValidationError, InvalidCursor.
+    """
+    limit = query_int("limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    return limit, cursor.decode(scope, bottle.request.query.get("cursor"))
+
+
 def page(query: ModelSelect, id_field, *, scope: str, render: Callable, index: str) -> dict:
     """One page of `query`, newest first.
 
@@ -35,8 +48,7 @@ def page(query: ModelSelect, id_field, *, scope: str, render: Callable, index: s
     Returns:
       `{"items": [...], "next_cursor": str | None}`.
     """
-    limit = query_int("limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    after = cursor.decode(scope, bottle.request.query.get("cursor"))
+    limit, after = page_args(scope)
     if after is not None:
         query = query.where(id_field < after)
     rows = list(_force_index(query.order_by(id_field.desc()).limit(limit + 1), index))

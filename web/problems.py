@@ -11,6 +11,7 @@ CONTENT_TYPE = "application/problem+json"
 # class -> (status, code, title). Subclasses are looked up before their bases.
 PROBLEMS: dict[type, tuple[int, str, str]] = {
     e.InvalidJson: (400, "invalid_json", "Body is not valid JSON"),
+    e.BadHttpRequest: (400, "bad_request", "Malformed HTTP request"),
     e.InvalidCursor: (400, "invalid_cursor", "Invalid cursor"),
     e.IdempotencyKeyRequired: (400, "idempotency_key_required", "Idempotency-Key required"),
     e.InvalidIdempotencyKey: (400, "invalid_idempotency_key", "Invalid Idempotency-Key"),

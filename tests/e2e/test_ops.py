@@ -56,11 +56,20 @@ def dead_counts() -> dict[str, int]:
     return {r["name"][:-3]: r.get("messages", 0) for r in rows if r["name"].endswith(".XQ")}
 
 
-def logged_in(base: str) -> requests.Session:
-    """A session that logged in through the form, as a browser does."""
-    session = requests.Session()
-    res = session.post(f"{base}/ops/login", data={"token": OPS_TOKEN}, allow_redirects=False)
+def session_cookie(base: str) -> str:
+    """The session cookie a login through the form sets."""
+    res = requests.post(f"{base}/ops/login", data={"token": OPS_TOKEN}, allow_redirects=False,
+                        timeout=30)
     assert res.status_code == 303 and res.headers["Location"] == "/ops", res.text
+    return res.cookies[opsauth.COOKIE]
+
+
+def logged_in(base: str) -> requests.Session:
+    """A session that logged in through the form, as a browser does. (The cookie is
+    `Secure` outside development, so requests would not send it back over plain HTTP by
+    itself: it is put in the jar without that flag.)"""
+    session = requests.Session()
+    session.cookies.set(opsauth.COOKIE, session_cookie(base), path="/ops")
     return session
 
 
@@ -79,7 +88,7 @@ def rabbitmq_and_the_ops_token():
 def test_the_ops_page_is_401_without_the_token_with_a_wrong_one_or_a_forged_cookie(stack,
                                                                                    client):
     now = time.time()
-    expiry, nonce, signature = opsauth.new_session(OPS_TOKEN, now_s=now, ttl_s=600).split(".")
+    expiry, nonce, signature = session_cookie(stack).split(".")
     refused = [
         ({}, {}), ({"Authorization": "Bearer wrong-ops-token-0"}, {}),
         ({"Authorization": f"Bearer {client.token}"}, {}),  # a user's token is not the ops one
@@ -87,6 +96,8 @@ def test_the_ops_page_is_401_without_the_token_with_a_wrong_one_or_a_forged_cook
         ({}, {opsauth.COOKIE: f"{int(expiry) + 86400}.{nonce}.{signature}"}),  # forged expiry
         ({}, {opsauth.COOKIE: opsauth.new_session("another-ops-token", now_s=now, ttl_s=600)}),
         ({}, {opsauth.COOKIE: opsauth.new_session(OPS_TOKEN, now_s=now - 7200, ttl_s=600)}),
+        # well signed with the real token, but no login ever started that session
+        ({}, {opsauth.COOKIE: opsauth.new_session(OPS_TOKEN, now_s=now, ttl_s=600)}),
     ]
     for headers, cookies in refused:
         # When someone without the token asks for the page or presses an action
@@ -115,12 +126,38 @@ def test_the_login_form_sets_an_httponly_strict_session_cookie_and_refuses_a_wro
     # When it is sent with the token
     res = requests.post(f"{stack}/ops/login", data={"token": OPS_TOKEN},
                         allow_redirects=False, timeout=30)
-    # Then it sets a session cookie scripts cannot read and other sites cannot send
+    # Then it sets a session cookie scripts cannot read, other sites cannot send, and (outside
+    # development) no plain-HTTP request carries
     assert res.status_code == 303 and res.headers["Location"] == "/ops"
     cookie = res.headers["Set-Cookie"]
     assert cookie.startswith(f"{opsauth.COOKIE}=")
     attributes = {part.strip().lower() for part in cookie.split(";")}
-    assert {"httponly", "samesite=strict", "path=/ops"} <= attributes
+    assert {"httponly", "samesite=strict", "path=/ops", "secure"} <= attributes
+
+
+def test_logging_out_ends_the_session_on_the_server_so_a_copied_cookie_dies_too(stack):
+    # Given a session, and a copy of its cookie kept elsewhere
+    session = logged_in(stack)
+    copied = {opsauth.COOKIE: session.cookies[opsauth.COOKIE]}
+    assert requests.get(f"{stack}/ops", cookies=copied, timeout=30).status_code == 200
+    # When the session logs out
+    res = session.post(f"{stack}/ops/logout", data={"csrf_token": csrf_of(session, stack)},
+                       allow_redirects=False)
+    assert res.status_code == 303 and res.headers["Location"] == "/ops/login"
+    # Then the copied cookie, still well signed and unexpired, opens nothing
+    assert is_problem(requests.get(f"{stack}/ops", cookies=copied, timeout=30), 401,
+                      "unauthorized")
+    # While another session goes on
+    assert logged_in(stack).get(f"{stack}/ops").status_code == 200
+
+
+def test_the_ops_routes_are_documented_for_operators_only(stack):
+    public = requests.get(f"{stack}/openapi.json", timeout=30).json()
+    assert not [p for p in public["paths"] if p.startswith("/ops")]
+    assert is_problem(requests.get(f"{stack}/ops/openapi.json", timeout=30), 401,
+                      "unauthorized")
+    ops = requests.get(f"{stack}/ops/openapi.json", headers=BEARER, timeout=30)
+    assert ops.status_code == 200 and "/ops/requests/{request_id}/rerun" in ops.json()["paths"]
 
 
 def test_dramatiqs_dashboard_is_not_found_with_rabbitmq(stack):

@@ -149,7 +149,7 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(client):
 
 def test_after_five_failed_logins_the_email_is_locked_out_even_for_the_right_password(client):
     # Given five failed logins for one email
-    for _ in range(settings.LOGIN_MAX_FAILURES_PER_EMAIL):
+    for _ in range(settings.LOGIN_MAX_FAILURES_PER_EMAIL_IP):
         assert is_problem(log_in(client, client.email, "not the password"), 401,
                           "invalid_credentials")
     # When it tries again, this time with the right password
@@ -169,11 +169,11 @@ def other_user(base: str) -> tuple[str, str]:
 
 def test_a_successful_login_clears_the_failures_of_its_email(client):
     # Given four failures, then a success
-    for _ in range(settings.LOGIN_MAX_FAILURES_PER_EMAIL - 1):
+    for _ in range(settings.LOGIN_MAX_FAILURES_PER_EMAIL_IP - 1):
         assert log_in(client, client.email, "not the password").status_code == 401
     assert log_in(client, client.email, PASSWORD).status_code == 200
     # When it fails four more times / Then it is still not locked out
-    for _ in range(settings.LOGIN_MAX_FAILURES_PER_EMAIL - 1):
+    for _ in range(settings.LOGIN_MAX_FAILURES_PER_EMAIL_IP - 1):
         assert log_in(client, client.email, "not the password").status_code == 401
     assert log_in(client, client.email, PASSWORD).status_code == 200
 
@@ -291,14 +291,14 @@ def test_a_user_whose_wallet_holds_money_cannot_be_deleted(client):
 def _tokens(user_id: int) -> dict[str, dict]:
     """Authorization headers that must all be refused for this user."""
     now = int(time.time())
-    good = auth.issue_token(user_id)[0]
+    good = auth.issue_token(user_id, 0)[0]
     head, payload, signature = good.split(".")
     other_payload = b64url(json.dumps({"sub": str(user_id + 1), "iat": now,
-                                       "exp": now + 600}).encode())
-    claims = {"sub": str(user_id), "iat": now, "exp": now + 600}
+                                       "exp": now + 600, "gen": 0}).encode())
+    claims = {"sub": str(user_id), "iat": now, "exp": now + 600, "gen": 0}
     return {
         "expired": {"Authorization": "Bearer " + auth.issue_token(
-            user_id, now=now - settings.TOKEN_TTL_S - 10)[0]},
+            user_id, 0, now=now - settings.TOKEN_TTL_S - 10)[0]},
         "tampered": {"Authorization": f"Bearer {head}.{other_payload}.{signature}"},
         "bad signature": {"Authorization": f"Bearer {head}.{payload}.{signature[::-1]}"},
         "wrong key": {"Authorization": "Bearer " + hand_made_token(
@@ -311,7 +311,7 @@ def _tokens(user_id: int) -> dict[str, dict]:
         "Basic scheme": {"Authorization": f"Basic {good}"},
         "Bearer without token": {"Authorization": "Bearer "},
         "no header": {},
-        "user that never existed": {"Authorization": "Bearer " + auth.issue_token(10**15)[0]},
+        "user that never existed": {"Authorization": "Bearer " + auth.issue_token(10**15, 0)[0]},
     }
 
 
@@ -333,6 +333,7 @@ def test_the_hand_made_tokens_are_faithful(stack, client):
     # The forger used above, given the real key and HS256, makes a token the API accepts,
     # so the refusals above are about what was changed and nothing else.
     now = int(time.time())
-    token = hand_made_token({"sub": str(client.user_id), "iat": now, "exp": now + 600})
+    token = hand_made_token({"sub": str(client.user_id), "iat": now, "exp": now + 600,
+                             "gen": 0})
     res = Client(stack).call("GET", "/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert res.status_code == 200 and res.json()["id"] == client.user_id

@@ -36,7 +36,7 @@ def forge(claims: dict, *, alg: str = "HS256", key: str | None = None,
 
 def fresh_claims(**overrides) -> dict:
     now = int(time.time())
-    claims = {"sub": "42", "iat": now, "exp": now + 600}
+    claims = {"sub": "42", "iat": now, "exp": now + 600, "gen": 0}
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -74,10 +74,10 @@ def test_a_corrupt_stored_hash_fails_verification_instead_of_raising():
 
 # -- tokens -----------------------------------------------------------------------------
 def test_an_issued_token_names_its_user_and_lives_for_the_configured_ttl():
-    # Given a token issued for user 42
-    token, ttl_s = auth.issue_token(42)
-    # When it is verified / Then it names user 42
-    assert auth.token_user_id(token) == 42
+    # Given a token issued for user 42 at token generation 3
+    token, ttl_s = auth.issue_token(42, 3)
+    # When it is verified / Then it names user 42 and generation 3
+    assert auth.token_claims(token) == (42, 3)
     assert ttl_s == settings.TOKEN_TTL_S
     # And it is an HS256 JWT whose exp is iat + TTL
     header, claims = (json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
@@ -88,22 +88,22 @@ def test_an_issued_token_names_its_user_and_lives_for_the_configured_ttl():
 
 def test_a_hand_built_hs256_token_with_the_right_key_is_accepted():
     # The forger below is faithful: the same construction with the real key and alg passes
-    assert auth.token_user_id(forge(fresh_claims(sub="7"), digest=hashlib.sha256)) == 7
+    assert auth.token_claims(forge(fresh_claims(sub="7"), digest=hashlib.sha256)) == (7, 0)
 
 
 def test_an_expired_token_is_refused():
     # Given a token issued longer ago than its lifetime
-    token, _ = auth.issue_token(42, now=int(time.time()) - settings.TOKEN_TTL_S - 5)
+    token, _ = auth.issue_token(42, 0, now=int(time.time()) - settings.TOKEN_TTL_S - 5)
     # When it is verified / Then it is refused
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 def test_a_token_signed_with_another_key_is_refused():
     token = forge(fresh_claims(), key="another-key-that-is-long-enough-0123456789",
                   digest=hashlib.sha256)
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 def test_an_unsigned_alg_none_token_is_refused():
@@ -112,7 +112,7 @@ def test_an_unsigned_alg_none_token_is_refused():
     assert token.endswith(".") and token.count(".") == 2
     # When it is verified / Then it is refused
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 @pytest.mark.parametrize("alg", ["HS384", "HS512"])
@@ -121,7 +121,7 @@ def test_a_token_signed_with_the_right_key_but_another_hmac_algorithm_is_refused
     token = forge(fresh_claims(), alg=alg, digest=DIGESTS[alg])
     # When it is verified / Then it is refused
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256", "PS256", "EdDSA", "hs256", "HS256 ",
@@ -132,20 +132,20 @@ def test_any_alg_header_but_hs256_is_refused_even_with_a_valid_hs256_signature(a
     token = forge(fresh_claims(), digest=hashlib.sha256, header={"alg": alg, "typ": "JWT"})
     # When it is verified / Then it is refused
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 def test_a_token_without_an_alg_header_is_refused():
     token = forge(fresh_claims(), digest=hashlib.sha256, header={"typ": "JWT"})
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
-@pytest.mark.parametrize("missing", ["sub", "iat", "exp"])
+@pytest.mark.parametrize("missing", ["sub", "iat", "exp", "gen"])
 def test_a_token_missing_a_required_claim_is_refused(missing):
     token = forge(fresh_claims(**{missing: None}), digest=hashlib.sha256)
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 @pytest.mark.parametrize("sub", ["abc", "", "-1", "1.5", "1e3", " 42", "42 ", "0x2a",
@@ -156,7 +156,15 @@ def test_a_token_whose_sub_is_not_a_plain_numeric_string_is_refused(sub):
     claims["sub"] = sub
     token = forge(claims, digest=hashlib.sha256)
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
+
+
+@pytest.mark.parametrize("gen", [-1, "0", 1.0, True, None, [0], 2**63])
+def test_a_token_whose_generation_is_not_a_plain_non_negative_integer_is_refused(gen):
+    claims = fresh_claims()
+    claims["gen"] = gen
+    with pytest.raises(Unauthorized):
+        auth.token_claims(forge(claims, digest=hashlib.sha256))
 
 
 def test_a_token_issued_in_the_future_is_refused():
@@ -165,29 +173,29 @@ def test_a_token_issued_in_the_future_is_refused():
     token = forge(fresh_claims(iat=later, exp=later + 600), digest=hashlib.sha256)
     # When it is verified / Then it is refused
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 def test_a_token_not_yet_valid_by_nbf_is_refused():
     token = forge(fresh_claims(nbf=int(time.time()) + 3600), digest=hashlib.sha256)
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 def test_a_token_whose_claims_were_changed_after_signing_is_refused():
     # Given a genuine token for user 42, with its payload swapped for one naming user 1
-    head, _, signature = auth.issue_token(42)[0].split(".")
+    head, _, signature = auth.issue_token(42, 0)[0].split(".")
     tampered = f"{head}.{segment(fresh_claims(sub='1'))}.{signature}"
     # When it is verified / Then it is refused
     with pytest.raises(Unauthorized):
-        auth.token_user_id(tampered)
+        auth.token_claims(tampered)
 
 
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "a.b", "..", "Bearer x.y.z",
                                    "\u00e9.\u00e9.\u00e9"])
 def test_a_malformed_token_is_refused(token):
     with pytest.raises(Unauthorized):
-        auth.token_user_id(token)
+        auth.token_claims(token)
 
 
 # -- pagination cursors -----------------------------------------------------------------
