@@ -13,6 +13,7 @@ import ledger
 import settings
 import settle
 from ledger import EXTERNAL, FEES
+from models import Wallet
 from tests.integration.factories import (accept, accept_transfer, entries, findings_about,
                                          new_wallet, reloaded, settled)
 
@@ -145,3 +146,17 @@ def test_every_operation_with_a_fee_books_it_to_the_fee_account_and_balances(kin
     assert [(e.wallet_id, e.amount) for e in fee_entries] == [(system(FEES), request.fee)]
     assert sum(e.amount for e in entries(request)) == 0
     assert findings_about([wallet, recipient], [request]) == {}
+
+
+def test_each_currency_books_its_fees_and_outside_money_to_accounts_of_that_currency():
+    # Given a EUR and a USD wallet, each with a deposit that has a fee
+    eur, usd = new_wallet(currency="EUR"), new_wallet(currency="USD")
+    in_eur = settled(accept(eur, "deposit", "20.00"))
+    in_usd = settled(accept(usd, "deposit", "20.00"))
+
+    # Then each deposit's external and fee entries went to accounts of its own currency
+    for request, currency in ((in_eur, "EUR"), (in_usd, "USD")):
+        accounts = [Wallet.get_by_id(e.wallet_id) for e in entries(request)
+                    if e.wallet_id != request.wallet_id]
+        assert [(a.system_key, a.currency) for a in accounts] == \
+            [(f"external:{currency}", currency), (f"fees:{currency}", currency)]

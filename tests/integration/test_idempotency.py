@@ -7,10 +7,12 @@ import pytest
 
 import cache
 import payments
+import wallets
 from errors import IdempotencyKeyReused
-from models import TransactionRequest
+from models import TransactionRequest, Wallet
 from tests.helpers import unique
-from tests.integration.factories import accept, accept_transfer, new_wallet, settled
+from tests.integration.factories import (accept, accept_transfer, new_user, new_wallet,
+                                         settled)
 
 REMEMBERED_BY = ["redis", "the database only"]
 
@@ -93,3 +95,29 @@ def test_a_transfers_key_sent_to_another_recipient_is_refused(remembered_by):
     # Then it is refused: Carol is not told her transfer went through, nothing new is made
     assert [(r.id, r.to_wallet_id) for r in requests_with(ada.user_id, key)] == \
         [(sent.id, bob.id)]
+
+
+def test_a_key_that_made_a_money_request_cannot_open_a_wallet():
+    # Given a deposit accepted with a key
+    wallet = new_wallet()
+    key = unique("k")
+    deposit = accept(wallet, "deposit", "1.00", key=key)
+
+    # When the user opens a EUR wallet with that key, Then it is refused and none is opened
+    with pytest.raises(IdempotencyKeyReused):
+        wallets.create_wallet(wallet.user, currency="EUR", key=key)
+    assert not Wallet.select().where((Wallet.user == wallet.user_id) &
+                                     (Wallet.currency == "EUR")).exists()
+    settled(deposit)  # leave nothing pending
+
+
+def test_a_key_that_opened_a_wallet_cannot_make_a_money_request():
+    # Given a wallet opened with a key
+    user = new_user()
+    key = unique("k")
+    wallet, _ = wallets.create_wallet(user, currency="USD", key=key)
+
+    # When a deposit is sent with that key, Then it is refused and nothing is recorded
+    with pytest.raises(IdempotencyKeyReused):
+        payments.accept(user, kind="deposit", key=key, amount="1.00", wallet_id=wallet.id)
+    assert requests_with(user.id, key) == []
