@@ -82,6 +82,14 @@ def own_vhost() -> Iterator[str]:
                        timeout=60)
 
 
+def wait_for(condition, *, timeout_s: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
 class Process:
     """A real service process (web, worker, sweeper) with its output in a log file."""
 
