@@ -42,6 +42,7 @@ def test_the_same_call_with_the_same_key_replays_the_first_request(remembered_by
     # Then it is the first request, replayed
     assert replayed and again.id == first.id
     assert [r.id for r in requests_with(wallet.user_id, key)] == [first.id]
+    settled(first)  # leave nothing pending
 
 
 @pytest.mark.parametrize("remembered_by", REMEMBERED_BY)
