@@ -214,7 +214,8 @@ def report(results: list[tuple[Mutant, str, float]], elapsed_s: float) -> int:
     if equivalent:
         print("equivalent mutants:")
         for m, outcome in equivalent:
-            print(f"  {m.id} ({m.file}, {outcome.split(', ')[1]}): {m.equivalent}")
+            reason = " ".join(m.equivalent.split())
+            print(f"  {m.id} ({m.file}, {outcome.split(', ')[1]}): {reason}")
     return 1 if survived or errors else 0
 
 
