@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import ceiling, growth, report, seed, table  # noqa: E402
 from bench.config import (FULL, FULL_NAMESPACE, OUT_DIR, QUICK, QUICK_NAMESPACE,  # noqa: E402
-                          SEED_BALANCE_MINOR, WORKER_THREADS, stack_env)
+                          SEED_BALANCE_MINOR, WORKER_THREADS, Namespace, stack_env)
 from bench.db import connect  # noqa: E402
 from bench.phases import Bench, audit, reads, transfers, warm_up  # noqa: E402
 from bench.stack import Stack, WebProcess, flush_redis, free_port, prepare  # noqa: E402
@@ -41,7 +41,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="concurrent HTTP clients of the load generator; default 16")
     parser.add_argument("--ceiling-threads", type=int, default=8,
                         help="threads of the direct-SQL ceiling; default 8")
+    parser.add_argument("--namespace", metavar="DATABASE,VHOST,REDIS_DB",
+                        help="where the run keeps its data, instead of the default of a full "
+                             "or quick run (the database name must end in _test)")
     return parser.parse_args(argv)
+
+
+def namespace_of(args: argparse.Namespace) -> Namespace:
+    """The run's database, vhost and Redis db: --namespace, else the default for its kind."""
+    if not args.namespace:
+        return QUICK_NAMESPACE if args.quick else FULL_NAMESPACE
+    database, vhost, redis_db = args.namespace.split(",")
+    if not database.endswith("_test"):
+        raise SystemExit("bench: --namespace needs a database name ending in _test")
+    return Namespace(database, vhost, int(redis_db))
 
 
 def hold_lock(name: str):
@@ -75,7 +88,7 @@ def settings_line(args: argparse.Namespace, sizes, namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes, namespace = (QUICK, QUICK_NAMESPACE) if args.quick else (FULL, FULL_NAMESPACE)
+    sizes, namespace = (QUICK if args.quick else FULL), namespace_of(args)
     began = time.monotonic()
     lock = hold_lock(namespace.database)  # noqa: F841 - held until the process exits
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -36,20 +36,58 @@ def process_env(**extra: str) -> dict:
     return env
 
 
+def run_database() -> str:
+    """This run's database (DATABASE_URL's), whose name the run's scratch names derive from."""
+    return urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
+
+
+def scratch_name(purpose: str) -> str:
+    """A database or RabbitMQ vhost name of this run's own for `purpose`: the run's
+    database name with `_<purpose>` before its `_test` (wallet_test gives wallet_ops_test),
+    so two runs with different DATABASE_URLs never share one."""
+    return f"{run_database().removesuffix('_test')}_{purpose}_test"
+
+
+def broker_url(vhost: str) -> str:
+    """The real broker's URL on another virtual host."""
+    return urlunsplit(urlsplit(os.environ["REAL_BROKER_URL"])._replace(path="/" + vhost))
+
+
+# A test needing a whole Redis database (a Redis broker, the chaos run's cache) takes the
+# run's own REDIS_URL db plus this: runs whose REDIS_URL dbs differ (and are below 8) never
+# share one.
+SCRATCH_REDIS_DB_OFFSET = 8
+
+
+def scratch_redis_url() -> str:
+    """A Redis database of this run's own beside REDIS_URL's (see SCRATCH_REDIS_DB_OFFSET)."""
+    parts = urlsplit(os.environ["REDIS_URL"])
+    own = int(parts.path.lstrip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(own + SCRATCH_REDIS_DB_OFFSET) % 16}"))
+
+
 @contextlib.contextmanager
 def own_vhost() -> Iterator[str]:
     """The real broker's URL on a RabbitMQ virtual host of its own, which lives as long as
     the block: no other test's worker takes its messages, and none are left behind."""
     import manage
 
-    name = unique("wallet_test_")
+    name = unique(f"{run_database()}_")
     assert manage.vhost(name) == 0, (f"could not create the RabbitMQ vhost {name} with "
                                      "rabbitmqctl; start RabbitMQ with: rabbitmq-server -detached")
     try:
-        yield urlunsplit(urlsplit(os.environ["REAL_BROKER_URL"])._replace(path="/" + name))
+        yield broker_url(name)
     finally:
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True,
                        timeout=60)
+
+
+def wait_for(condition, *, timeout_s: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
 
 
 class Process:

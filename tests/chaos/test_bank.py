@@ -19,18 +19,19 @@ import redis
 
 from tests.chaos import nemesis
 from tests.chaos.workload import Client, Record, fee_for
-from tests.helpers import ROOT, Client as ApiClient, start_sweeper, start_web, start_worker
+from tests.helpers import (ROOT, Client as ApiClient, broker_url, scratch_name,
+                           scratch_redis_url, start_sweeper, start_web, start_worker)
 
-DB_NAME = "wallet_chaos_test"
-VHOST = "wallet_chaos"
-REDIS_DB = 2
+# A database, vhost and Redis db of this run's own (see tests/helpers.py).
+DB_NAME = VHOST = scratch_name("chaos")
+REDIS_URL = scratch_redis_url()
 USERS, CLIENTS, WORKERS = 20, 16, 2
 WORKLOAD_S = float(os.environ.get("CHAOS_WORKLOAD_S", "95"))
 QUIESCE_S = 60
 SEED = int(os.environ.get("CHAOS_SEED", "20261124"))
 ENV = {"DATABASE_URL": f"mysql://root@127.0.0.1:3306/{DB_NAME}",
-       "REAL_BROKER_URL": f"amqp://guest:guest@127.0.0.1:5672/{VHOST}",
-       "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+       "REAL_BROKER_URL": broker_url(VHOST),
+       "REDIS_URL": REDIS_URL,
        "SWEEP_AFTER_S": "3", "SWEEP_EVERY_S": "1", "MAX_BACKOFF_MS": "2000"}
 
 
@@ -47,7 +48,7 @@ def chaos_env(monkeypatch):
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", VHOST], capture_output=True, timeout=60)
     manage("vhost", VHOST)
     manage("reset-test-db")
-    redis.Redis(db=REDIS_DB).flushdb()
+    redis.Redis.from_url(REDIS_URL).flushdb()
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     yield

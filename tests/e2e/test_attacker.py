@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -418,44 +417,30 @@ def comparable(res) -> tuple:
     return res.status_code, headers, without_request_id(res.json()), "Retry-After" in res.headers
 
 
-def test_an_unknown_email_costs_as_much_time_as_a_wrong_password(log_dir):
+def test_an_unknown_email_and_a_wrong_password_get_one_and_the_same_answer(log_dir):
+    # (That both cost one argon2 verification of the same parameters is counted, not timed,
+    # in tests/unit/test_password_cost.py and tests/integration/test_login_cost.py: a
+    # timing ratio flakes on a loaded machine.)
     # Given a web process of our own whose email throttle will not trip during the test
     web, base = start_web(log_dir, LOGIN_MAX_FAILURES_PER_EMAIL_IP="1000")
     try:
         known = Client(base).sign_up()
         prober = Client(base)
-        times = {"wrong password": [], "unknown email": []}
         bodies = {"wrong password": [], "unknown email": []}
 
-        def attempt(kind: str, *, record: bool = True) -> None:
-            email = known.email if kind == "wrong password" else \
-                f"{unique('nobody')}@example.com"
-            started = time.perf_counter()
-            res = log_in(prober, email, f"not-{uuid.uuid4().hex}")
-            elapsed = time.perf_counter() - started
-            assert res.status_code == 401, res.text
-            if record:
-                times[kind].append(elapsed)
-                bodies[kind].append(comparable(res))
-
-        for _ in range(3):  # warm up connections, caches and the pool
-            attempt("wrong password", record=False)
-            attempt("unknown email", record=False)
-        # When both kinds of failure are timed, interleaved, 40 times each
-        for i in range(40):
+        # When both kinds of failure are tried, interleaved, 10 times each
+        for i in range(10):
             order = ("wrong password", "unknown email") if i % 2 else \
                 ("unknown email", "wrong password")
             for kind in order:
-                attempt(kind)
+                email = known.email if kind == "wrong password" else \
+                    f"{unique('nobody')}@example.com"
+                res = log_in(prober, email, f"not-{uuid.uuid4().hex}")
+                assert res.status_code == 401, res.text
+                bodies[kind].append(comparable(res))
     finally:
         web.stop()
-    # Then their medians are within 25% of each other
-    wrong = statistics.median(times["wrong password"])
-    unknown = statistics.median(times["unknown email"])
-    print(f"\nlogin timing medians: wrong password {wrong * 1000:.1f} ms, "
-          f"unknown email {unknown * 1000:.1f} ms")
-    assert max(wrong, unknown) / min(wrong, unknown) <= 1.25, (wrong, unknown)
-    # And every answer is the same one, apart from the request id
+    # Then every answer is the same one, apart from the request id
     assert len(set(map(repr, bodies["wrong password"] + bodies["unknown email"]))) == 1
 
 

@@ -14,7 +14,7 @@ import redis
 import audit
 import health
 from models import Transaction
-from tests.helpers import Client, start_sweeper, start_web, start_worker
+from tests.helpers import Client, start_sweeper, start_web, start_worker, wait_for
 
 FAST_SWEEP = {"SWEEP_AFTER_S": "1", "SWEEP_EVERY_S": "1"}
 
@@ -68,12 +68,19 @@ def test_a_worker_killed_mid_load_loses_and_repeats_nothing(own_stack, log_dir):
     procs["worker"] = start_worker(log_dir)
     ids = first + second
     outcomes = {rid: (alice if i % 2 else bob).settled(rid) for i, rid in enumerate(ids)}
-    # Then every request ended exactly once, and not a cent moved twice
+    # Then every request ended exactly once, and succeeded (each sender holds 10,000.01 and
+    # sends under 1,000), and not a cent moved twice
+    assert {o["status"] for o in outcomes.values()} == {"succeeded"}
     counts = entries_per_request(ids)
     for rid, outcome in outcomes.items():
         assert counts[rid] == (2 if outcome["status"] == "succeeded" else 0), outcome
     assert Decimal(alice.wallet(a)["balance"]) + Decimal(bob.wallet(b)["balance"]) == total
     assert all(not rows for rows in audit.findings().values())
+
+
+def failed_sends(process) -> int:
+    """How many sends to the broker this process has logged as failed."""
+    return process.output().count("Could not enqueue request")
 
 
 def rabbitmqctl(*args: str) -> None:
@@ -82,14 +89,19 @@ def rabbitmqctl(*args: str) -> None:
 
 def test_with_rabbitmq_stopped_requests_are_accepted_and_the_sweeper_completes_them(own_stack):
     # Given a funded wallet
-    base, _ = own_stack
+    base, procs = own_stack
     alice, bob, a, b = funded_pair(base, "100.00")
     rabbitmqctl("stop_app")
     try:
         # When RabbitMQ is down, deposits are still accepted with a 202
         ids = [alice.deposit(a, "1.00")["id"] for _ in range(10)]
         ids.append(alice.transfer(a, b, "5.00")["id"])
-        time.sleep(2)
+        # And the sweeper has failed to send twice since (two sweeps SWEEP_EVERY_S apart: by
+        # the second, these requests were past SWEEP_AFTER_S and due)
+        before = failed_sends(procs["sweeper"])
+        wait_for(lambda: failed_sends(procs["sweeper"]) >= before + 2, timeout_s=60,
+                 what="the sweeper to fail to send twice while RabbitMQ is down")
+        # Then they are all still pending: not lost, not failed
         assert {alice.call("GET", f"/v1/requests/{rid}").json()["status"] for rid in ids} == \
             {"pending"}
     finally:

@@ -10,7 +10,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import Client, free_port, own_vhost, start_web, start_worker, unique
+from tests.helpers import (Client, free_port, own_vhost, run_database, start_web, start_worker,
+                           unique)
 
 DEPOSITS_ROUTE = "/v1/wallets/<wallet_id>/deposits"
 
@@ -148,7 +149,7 @@ def test_with_a_source_unreachable_a_scrape_still_answers_and_counts_the_error(
     # Given a web process whose broker, or database, listens on a closed port
     closed = free_port()
     env = ({"BROKER_URL": f"amqp://guest:guest@127.0.0.1:{closed}/%2F"} if source == "broker"
-           else {"DATABASE_URL": f"mysql://root@127.0.0.1:{closed}/wallet_test"})
+           else {"DATABASE_URL": f"mysql://root@127.0.0.1:{closed}/{run_database()}"})
     web, base = start_web(log_dir, METRICS_CACHE_TTL_S="0", **env)
     try:
         # When /metrics is scraped

@@ -1,7 +1,8 @@
 """Redis as the broker (BROKER_URL=redis://...): a worker settles over it, and the ops page
 counts its queues and serves Dramatiq's own dashboard under /ops/dramatiq.
 
-Its own web process and worker, on Redis database 5 (the cache stays on the test one).
+Its own web process and worker, on a Redis database of the run's own beside the cache's
+(tests/helpers.py: scratch_redis_url).
 """
 import os
 
@@ -9,9 +10,9 @@ import pytest
 import redis
 import requests
 
-from tests.helpers import Client, is_problem, start_web, start_worker
+from tests.helpers import Client, is_problem, scratch_redis_url, start_web, start_worker
 
-REDIS_BROKER_URL = "redis://127.0.0.1:6379/5"
+REDIS_BROKER_URL = scratch_redis_url()
 BEARER = {"Authorization": f"Bearer {os.environ['OPS_TOKEN']}"}
 
 

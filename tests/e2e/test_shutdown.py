@@ -9,7 +9,6 @@ a message lost on the way would leave its request pending for good; the web proc
 and workers have a RabbitMQ virtual host of their own.
 """
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -19,7 +18,7 @@ import pymysql
 import audit
 import settings
 from models import Transaction, TransactionRequest, database_params
-from tests.helpers import Client, own_vhost, start_web, start_worker
+from tests.helpers import Client, own_vhost, start_web, start_worker, wait_for
 
 USERS = 4
 FIRST = 20  # transfers that never touch the locked wallet, queued first
@@ -62,13 +61,6 @@ def lock_wallet_row(wallet_id: int) -> pymysql.connections.Connection:
         cursor.execute("BEGIN")
         cursor.execute("SELECT id FROM wallets WHERE id = %s FOR UPDATE", (wallet_id,))
     return connection
-
-
-def wait_for(condition, *, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_a_worker_stopped_with_sigterm_while_holding_messages_loses_and_repeats_nothing(
@@ -131,7 +123,7 @@ def test_a_worker_stopped_with_sigterm_while_holding_messages_loses_and_repeats_
 
             # Then every request ended once: two entries per success, none per failure
             final, counts = statuses(ids), entries_per_request(ids)
-            assert set(final.values()) <= {"succeeded", "failed"}
+            assert set(final.values()) == {"succeeded"}  # each sends under 500 of its 995
             assert counts == {rid: 2 if final[rid] == "succeeded" else 0 for rid in ids}
             # And not a cent was created or lost, and the books balance
             assert sum(Decimal(user.wallet(w)["balance"])

@@ -18,6 +18,7 @@ from errors import NotRerunnable
 from models import (AuditRun, Notification, Transaction, TransactionRequest, User, Wallet, db,
                     utcnow)
 from tests.helpers import unique
+from tests.integration.factories import never_committed
 
 
 def new_wallet() -> Wallet:
@@ -105,6 +106,9 @@ def test_re_run_refuses_a_retries_exhausted_request_that_has_ledger_entries(stub
         # Then it stays as it was, with its one set of entries, and nothing is sent
         assert (reloaded(request).status, len(entries(request))) == ("failed", 3)
         assert sent_ids(stub) == []
+        # And the audit reports exactly this inconsistency
+        assert (request.id, "failed") in \
+            audit.findings()["no pending or failed request has entries"]
     finally:  # leave the books as the audit expects them
         TransactionRequest.update(status="succeeded", failure_code=None) \
             .where(TransactionRequest.id == request.id).execute()
@@ -211,13 +215,20 @@ def test_the_latest_failures_come_newest_first_and_at_most_twenty(stub):
 
 
 def test_an_audit_run_is_recorded_with_its_findings_and_report_and_is_the_latest():
-    # When the audit runs from the ops page
-    started = utcnow()
-    run = audit.run_and_record()
-    # Then its run is stored: when, how many findings, the report, and it is the latest
-    stored = AuditRun.get_by_id(run.id)
-    assert started <= stored.started_at <= stored.finished_at
-    assert stored.findings == sum(len(rows) for rows in audit.findings().values())
-    assert stored.report.startswith("audit: ") and "entries of each request sum to zero" in \
-        stored.report
-    assert audit.latest().id == run.id
+    # Given a wallet whose balance was raised without an entry (in a transaction that is
+    # never committed, so only this connection, and the audit on it, ever sees it)
+    wallet = new_wallet()
+    with never_committed():
+        db.execute_sql("UPDATE wallets SET balance = balance + 1 WHERE id = %s", (wallet.id,))
+        # When the audit runs from the ops page
+        started = utcnow()
+        run = audit.run_and_record()
+        # Then its run is stored: when, how many findings, the report, and it is the latest
+        stored = AuditRun.get_by_id(run.id)
+        assert started <= stored.started_at <= stored.finished_at
+        assert stored.findings >= 1
+        assert stored.findings == sum(len(rows) for rows in audit.findings().values())
+        assert stored.report.startswith("audit: ") and "entries of each request sum to zero" in \
+            stored.report
+        assert "FAIL user wallet balance equals the sum of its entries" in stored.report
+        assert audit.latest().id == run.id

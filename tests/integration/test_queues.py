@@ -17,11 +17,11 @@ from dramatiq.brokers.redis import RedisBroker
 import queues
 import settings
 from errors import BrokerUnavailable, DeadMessageNotFound
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, broker_url, free_port, scratch_name, scratch_redis_url
 
-VHOST = "wallet_ops_test"
-AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
-REDIS_BROKER_URL = "redis://127.0.0.1:6379/5"
+VHOST = scratch_name("ops")
+AMQP_URL = broker_url(VHOST)
+REDIS_BROKER_URL = scratch_redis_url()
 
 
 def dead(actor: str = "settle_deposit", request_id: int = 7) -> Message:

@@ -30,7 +30,7 @@ from errors import VersionConflict, WalletGone
 from ledger import EXTERNAL, FEES
 from models import (Notification, Transaction, TransactionRequest, User, Wallet,
                     database_params, db, utcnow)
-from tests.helpers import unique
+from tests.helpers import broker_url, scratch_name, unique
 
 JOIN_TIMEOUT_MS = 30_000
 
@@ -742,10 +742,10 @@ def test_while_a_queue_has_a_backlog_the_sweeper_leaves_its_young_requests_alone
 
     import pika
 
-    vhost = "wallet_sweep_test"
+    vhost = scratch_name("sweep")
     subprocess.run([sys.executable, "manage.py", "vhost", vhost], check=True, timeout=60,
                    cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    url = broker_url(vhost)
     connection = pika.BlockingConnection(pika.URLParameters(url))
     channel = connection.channel()
     channel.queue_declare("deposits", durable=True)

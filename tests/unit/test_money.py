@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import iso4217
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import assume, given, settings as hypothesis_settings, strategies as st
 
 import money
 import settings
@@ -112,6 +112,17 @@ def test_anything_but_a_positive_plain_decimal_within_bounds_is_an_invalid_amoun
     assert raised.value.errors and raised.value.errors[0]["field"] == "amount"
 
 
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_boolean_is_refused_as_not_a_decimal_string_never_read_as_1_or_0(flag):
+    # Given a JSON true or false (Python's bool is an int) / When it is parsed
+    with pytest.raises(InvalidAmount) as raised:
+        parse_amount(flag, "USD")
+    # Then it is refused for its type, as null or a float is, not for its digits
+    with pytest.raises(InvalidAmount) as like_null:
+        parse_amount(None, "USD")
+    assert raised.value.errors == like_null.value.errors
+
+
 def test_an_integer_of_thousands_of_digits_is_an_invalid_amount_not_a_crash():
     # Given an integer far beyond any amount (and beyond Python's int-to-str digit limit)
     huge = 10**5000
@@ -196,8 +207,7 @@ def test_parsing_agrees_with_exact_decimal_arithmetic(currency, whole, frac):
     frac = frac[:exponent]
     text = f"{whole}.{frac}" if frac else str(whole)
     expected = Decimal(text) * 10**exponent
-    if not 0 < expected <= settings.MAX_AMOUNT * 10**exponent:
-        return
+    assume(0 < expected <= settings.MAX_AMOUNT * 10**exponent)
     # When it is parsed / Then it is exactly what decimal arithmetic says
     assert parse_amount(text, currency) == int(expected)
 
