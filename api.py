@@ -36,6 +36,7 @@ core.config["catchall"] = False  # errors reach our plugin and middleware, never
 core.install(problems_plugin)
 core.install(KnownQueryOnly())  # a route takes no query parameter unless it says `query=`
 PATH_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
+RETRY_POLL_S = 1
 metrics.WAITING_POLLS.set_function(polls.SLOTS.waiting)
 
 
@@ -199,8 +200,11 @@ def post_transfer():
 def get_request(request_id):
     user = current_user()
     wait_s = payments.wait_seconds(bottle.request.query.get("wait"))
-    request = payments.get_request(user, path_id(request_id, RequestNotFound), wait_s=wait_s)
-    return json_response(200, views.request(request))
+    request, turned_away = payments.get_request(user, path_id(request_id, RequestNotFound),
+                                                wait_s=wait_s)
+    # A poll that found no place to wait says when to come back, so no client spins.
+    headers = {"Retry-After": str(RETRY_POLL_S)} if turned_away else None
+    return json_response(200, views.request(request), headers=headers)
 
 
 @core.get("/v1/requests", query=PAGE_PARAMS | {"status"})

@@ -413,7 +413,10 @@ def paths() -> dict[str, Schema]:
                         "anyone's live wallet in the same currency.")},
         "/v1/requests/{request_id}": {"get": operation(
             "get_request", "One of the caller's requests", "requests",
-            {"200": success("The request.", ref("Request"), DONE)},
+            {"200": success("The request. A poll that asked to wait but found no place to "
+                            "wait (too many polls at once) answers at once with the request "
+                            "as it stands and `Retry-After`.", ref("Request"), DONE,
+                            headers=("Retry-After",))},
             params=(request_id, param("wait", "query", {"type": "integer", "minimum": 0,
                                                         "maximum": 30, "default": 0},
                                       "Seconds to wait for the request to leave `pending`.")),

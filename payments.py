@@ -215,23 +215,29 @@ def _wait(user: User, request_id: int, deadline: float) -> TransactionRequest:
         wake.LISTENER.unwatch(request_id, event)
 
 
-def get_request(user: User, request_id: int, *, wait_s: float = 0) -> TransactionRequest:
+def get_request(user: User, request_id: int, *,
+                wait_s: float = 0) -> tuple[TransactionRequest, bool]:
     """The caller's request, waiting up to `wait_s` for it to leave `pending` if a place to
     wait is free (see polls.py); otherwise as it stands.
+
+    Returns:
+      The request, and whether a wait was asked for but no place to wait was free.
 
     Raises:
       RequestNotFound: also for someone else's request.
     """
     request = _read(user, request_id)
+    turned_away = False
     if request.status == "pending" and wait_s > 0:
         with polls.SLOTS.take(user.id) as granted:
             if granted:
                 request = _wait(user, request_id, time.monotonic() + wait_s)
+            turned_away = not granted
     if request.status != "pending":
         # Before anyone is told it settled, make sure no older balance can be served.
         wallet_cache.refresh([request.wallet_id] + ([request.to_wallet_id]
                                                     if request.to_wallet_id else []))
-    return request
+    return request, turned_away
 
 
 def requests_of(user: User, status: str | None) -> peewee.ModelSelect:

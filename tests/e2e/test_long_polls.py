@@ -32,9 +32,13 @@ def pending_deposit(client: Client) -> int:
 
 
 def poll(client: Client, request_id: int, wait_s: int) -> dict:
+    return poll_answer(client, request_id, wait_s).json()
+
+
+def poll_answer(client: Client, request_id: int, wait_s: int) -> requests.Response:
     res = client.call("GET", f"/v1/requests/{request_id}?wait={wait_s}")
     assert res.status_code == 200, res.text
-    return res.json()
+    return res
 
 
 @pytest.fixture
@@ -56,18 +60,21 @@ def test_polls_beyond_the_caps_answer_at_once_and_other_callers_always_find_a_th
             waiting = [pool.submit(poll, c, requests_of[c], 8) for c in (ada, ada, bob, bob)]
             until(lambda: waiting_polls(base) == 4, "four polls waiting")
             # And then Ada (over her own cap), Bob and Cy (over the total cap) poll too
-            extra = [pool.submit(poll, c, requests_of[c], 8) for c in (ada, bob, cy)]
+            extra = [pool.submit(poll_answer, c, requests_of[c], 8) for c in (ada, bob, cy)]
             answered = [f.result(timeout=30) for f in extra]
-            # Then those answer at once, with the request as it stands
-            assert [a["status"] for a in answered] == ["pending"] * 3
+            # Then those answer at once, with the request as it stands and when to come back
+            assert [a.json()["status"] for a in answered] == ["pending"] * 3
+            assert [a.headers.get("Retry-After") for a in answered] == ["1"] * 3
             # While the four are still waiting, others find a thread: health, profile, writes
             assert requests.get(base + "/healthz", timeout=10).status_code == 200
             assert cy.call("GET", "/v1/me").status_code == 200
             assert cy.open_wallet("EUR")["currency"] == "EUR"
             assert not any(f.done() for f in waiting)
             assert waiting_polls(base) == 4
-            # And the four end at their deadline, still pending (no worker runs)
-            assert [f.result(timeout=30)["status"] for f in waiting] == ["pending"] * 4
+            # And the four end at their deadline, still pending (no worker runs), with no
+            # Retry-After: they did wait
+            ended = [f.result(timeout=30) for f in waiting]
+            assert [a["status"] for a in ended] == ["pending"] * 4
         assert waiting_polls(base) == 0
     finally:
         web.stop()
