@@ -179,6 +179,12 @@ class WalletClosed(SettlementFailed):
     code = "wallet_closed"
 
 
+class RetriesExhausted(SettlementFailed):
+    """Raised when a request's transient failures outlasted its retries (never retried)."""
+
+    code = "retries_exhausted"
+
+
 class AlreadySettled(WalletError):
     """Raised when a request left `pending` during an attempt; the attempt is dropped."""
 

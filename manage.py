@@ -62,7 +62,7 @@ def secrets() -> int:
 
 
 def check() -> int:
-    import health  # imported late: it connects lazily, but keep `migrate` independent
+    from infra import health  # imported late: it connects lazily; keep `migrate` independent
 
     failed = 0
     for name, probe in health.PREFLIGHT.items():
@@ -125,7 +125,7 @@ def reset_test_db() -> int:
     finally:
         conn.close()
     # Cached wallets of the dropped database would shadow the new rows with the same ids.
-    import cache
+    from infra import cache
     cache.client.flushdb()
     return migrate()
 
@@ -155,9 +155,10 @@ def broker_plugins(*, wait_s: int = 60) -> int:
 
     if not settings.BROKER_URL.startswith("amqp"):
         return 0
-    from queues import RabbitQueues
+    from infra import broker
+    from payments.queues import QUEUES
 
-    management = RabbitQueues(settings.BROKER_URL, settings.RABBITMQ_MANAGEMENT_URL)
+    management = broker.for_ops(QUEUES)
     if not management.management_answers():
         if shutil.which("rabbitmq-plugins") is None:
             print("manage.py broker-plugins: rabbitmq-plugins is not on PATH; on the RabbitMQ "
@@ -180,7 +181,7 @@ def broker_plugins(*, wait_s: int = 60) -> int:
 
 
 def audit() -> int:
-    import audit as ledger_audit
+    from ledger import audit as ledger_audit
 
     return ledger_audit.main()
 

@@ -2,6 +2,25 @@
 
 The migrations own the DDL (generated "live" columns, CHECK constraints, indexes);
 these models mirror it. Amounts are BIGINT minor units; times are UTC DATETIME(6).
+
+Glossary (one name per thing, everywhere but the public API):
+  user            someone who signs up and logs in (`users`).
+  wallet          a user's account in one currency, holding a balance (`wallets`); one
+                  live wallet per user and currency.
+  system account  a wallet row without a user, per currency: `external` (money entering
+                  or leaving the service) and `fees`; its balance is the sum of its
+                  entries, never a column that is updated.
+  request         one asked-for money movement (deposit, withdrawal, transfer), recorded
+                  `pending` at the door and settled once, `succeeded` or `failed`
+                  (`transaction_requests`; the API's Request).
+  entry           one ledger line of one wallet, written by a succeeded request; a
+                  request's entries sum to zero (`transactions`; the API's Transaction).
+  hold            money of a wallet reserved by a request, not yet moved (none yet).
+  idempotency key what a client sends to make a call safe to repeat; reserved once per
+                  user, whatever it made (`idempotency_keys`).
+  notification    what a user is told about its wallets and requests.
+  settle          carry out a pending request: its entries, balances, outcome and
+                  notifications, in one transaction.
 """
 from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit
@@ -58,6 +77,30 @@ class BaseModel(Model):
         database = db
 
 
+# The statuses of a request.
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+STATUSES = (PENDING, SUCCEEDED, FAILED)
+
+
+def newest_first(query, id_field, *, index: str, limit: int, after: int | None) -> list:
+    """A keyset page of `query`, newest first: the rows with ids below `after` (all when
+    None), at most `limit` + 1 of them, so the caller can tell whether more follow.
+
+    FORCE INDEX `index`, the (owner, id) index that serves the list: with the whole row
+    selected, MariaDB picks a `ref` on the index's first column and walks back from the
+    newest row to the cursor (350,000 rows, 0.7 s, half way down a 1,000,000-entry
+    wallet) instead of seeking to it.
+    """
+    if after is not None:
+        query = query.where(id_field < after)
+    sql, params = query.order_by(id_field.desc()).limit(limit + 1).sql()
+    source = f"FROM `{query.model._meta.table_name}` AS `t1`"
+    if source not in sql:
+        raise AssertionError(f"unexpected query shape: {sql}")
+    return list(query.model.raw(sql.replace(source, f"{source} FORCE INDEX (`{index}`)", 1),
+                                *params))
+
+
 class User(BaseModel):
     id = BigAutoField()
     email = CharField(max_length=254)
@@ -94,7 +137,7 @@ class TransactionRequest(BaseModel):
     id = BigAutoField()
     user = ForeignKeyField(User, column_name="user_id")
     type = CharField(max_length=16)
-    status = CharField(max_length=16, default="pending")
+    status = CharField(max_length=16, default=PENDING)
     currency = CharField(max_length=3)
     amount = BigIntegerField()
     fee = BigIntegerField(default=0)
@@ -205,6 +248,3 @@ class AuditRun(BaseModel):
     class Meta:
         table_name = "audit_runs"
 
-
-MODELS = [User, Wallet, TransactionRequest, Transaction, IdempotencyKey, Notification, LoginLog,
-          OpsSession, AuditRun]

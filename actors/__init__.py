@@ -1,15 +1,15 @@
-"""Dramatiq actors, one module (and queue) per operation type.
+"""Dramatiq actors: thin entry points that receive a request id and call payments.
 
-`dramatiq actors` imports this package: the broker is set first, then every actor.
+`dramatiq actors.worker` imports this package: the broker is installed first (with the
+worker's middleware), then every actor is declared on it, under the queue and actor
+names payments/queues.py gives them.
 """
-from actors import broker  # noqa: F401  (sets the global broker before any actor exists)
-from actors.deposits import settle_deposit
-from actors.maintenance import fail_exhausted_request
-from actors.transfers import settle_transfer
-from actors.withdrawals import settle_withdrawal
+from infra import broker
+from actors.middleware import MessageLog, ReleaseBrokenConnections
 
-SETTLERS = {"deposit": settle_deposit, "withdrawal": settle_withdrawal,
-            "transfer": settle_transfer}
+broker.install(middleware=[ReleaseBrokenConnections(), MessageLog()])
 
-__all__ = ["SETTLERS", "fail_exhausted_request", "settle_deposit", "settle_transfer",
-           "settle_withdrawal"]
+from actors.maintenance import fail_exhausted_request  # noqa: E402 - after the broker
+from actors.settling import settle_deposit, settle_transfer, settle_withdrawal  # noqa: E402
+
+__all__ = ["fail_exhausted_request", "settle_deposit", "settle_transfer", "settle_withdrawal"]

@@ -3,12 +3,13 @@ import logging
 
 import dramatiq
 
-import settle
+from payments import settle
+from payments.queues import GIVE_UP_ACTOR, MAINTENANCE
 
 log = logging.getLogger(__name__)
 
 
-@dramatiq.actor(queue_name="maintenance", max_retries=10)
+@dramatiq.actor(queue_name=MAINTENANCE, actor_name=GIVE_UP_ACTOR, max_retries=10)
 def fail_exhausted_request(message: dict, retry_info: dict) -> None:
     """Mark the request of a dead-lettered settle message `failed` / `retries_exhausted`.
 

@@ -5,7 +5,7 @@ import time
 
 from dramatiq.middleware import Middleware
 
-import logs
+from infra import logs
 from models import db
 
 log = logging.getLogger("worker")

@@ -3,6 +3,7 @@ import peewee
 
 import settings
 from errors import SettlementFailed, VersionConflict
+from payments.queues import GIVE_UP_ACTOR
 
 # Errors that say "try again later": conflicts, deadlocks, lock waits, lost connections.
 TRANSIENT = (VersionConflict, peewee.OperationalError, peewee.InterfaceError, ConnectionError)
@@ -21,6 +22,6 @@ SETTLE = {
     "throws": (SettlementFailed,),
     "min_backoff": settings.MIN_BACKOFF_MS,
     "max_backoff": settings.MAX_BACKOFF_MS,
-    "on_retry_exhausted": "fail_exhausted_request",
+    "on_retry_exhausted": GIVE_UP_ACTOR,
     "time_limit": 60_000,
 }

@@ -7,10 +7,9 @@ stops gracefully when the whole process group is signalled. The web process impo
 as the broker module (not as an extra module after it), this runs before the CLI emits
 "process_boot", when the Prometheus middleware sets up its metrics.
 """
-import logs
 from actors import sigterm, worker_metrics
-from actors.broker import broker
+from infra import broker, logs
 
 logs.configure("worker")
-worker_metrics.install(broker)
+worker_metrics.install(broker.current())
 sigterm.absorb_echoes()

@@ -1,8 +1,8 @@
 """The ceiling: the SQL of one transfer settlement, issued straight through pymysql.
 
-Sends exactly what `settle.settle_once` sends for a transfer with no fee, built by the
-same functions (settle.py, locking/wallets.py, ledger.py, sqlbatch.py): the request
-joined with its two wallets (no locks), then one compound statement holding the
+Sends exactly what `payments.settle.settle_once` sends for a transfer with no fee, built by
+the same functions (payments/settle.py and requests.py, ledger/posting.py, locking/): the
+request joined with its two wallets (no locks), then one compound statement holding the
 version-checked UPDATE with CASE, the entries (one multi-row INSERT), the conditional
 status change and the notifications (one multi-row INSERT), committed in the block. Several threads, each on its own
 connection, settle pre-inserted pending transfer requests between random pairs of seeded
@@ -18,14 +18,15 @@ from datetime import datetime, timezone
 
 import pymysql
 
-import ledger
-import settle
-import sqlbatch
 from bench.config import CURRENCY, MAX_TRANSFER_CENTS, Namespace
 from bench.db import connect, scalar
 from bench.seed import Population
-from ledger import Entry
-from locking import WalletState, balance_update
+from ledger import posting
+from locking import WalletState, batch
+from payments import requests, settle
+
+# The transfers have no fee, so no entry ever names a system account.
+NO_SYSTEM_ACCOUNTS = {CURRENCY: posting.SystemAccounts(external=0, fees=0)}
 
 # Pending requests inserted per ceiling second and thread; more than any machine here settles.
 REQUESTS_PER_THREAD_S = 600
@@ -81,26 +82,22 @@ def settle_one(conn: pymysql.connections.Connection, request_id: int, *,
     """
     now = _now()
     with conn.cursor() as cur:
-        cur.execute(settle.READ_REQUEST, (request_id,))
+        cur.execute(requests.READ_FOR_SETTLEMENT_SQL, (request_id,))
         rows = cur.fetchall()
-        req = settle.PendingRequest(*rows[0][:9])
+        facts = requests.Facts(*rows[0][:9])
         states = {row[9]: WalletState(*row[9:]) for row in rows}
-        if states[req.wallet_id].balance < req.amount:
-            raise RuntimeError(f"ceiling: wallet {req.wallet_id} ran out of money")
-        deltas = {req.wallet_id: -req.amount, req.to_wallet_id: req.amount - req.fee}
-        update, after = balance_update(states, deltas, now=now)
-        entries = [Entry(req.wallet_id, "transfer_out", -req.amount, req.fee,
-                         after[req.wallet_id], req.to_wallet_id),
-                   Entry(req.to_wallet_id, "transfer_in", req.amount - req.fee,
-                         0, after[req.to_wallet_id], req.wallet_id)]
-        sql, params = sqlbatch.compound(
-            (update, ledger.entries_insert(req.id, entries, now=now),
-             *settle._finish(req, settle.SUCCEEDED, now=now, states=states)),
-            own_transaction=True)
+        accounts = settle.accounts_of(states)
+        result = posting.post([settle.order_of(facts)], accounts, NO_SYSTEM_ACCOUNTS)
+        [outcome] = result.outcomes
+        if not outcome.succeeded:
+            raise RuntimeError(f"ceiling: request {request_id} failed: {outcome.failure}")
+        sql, params = batch.compound(tuple(settle.writes(outcome, states,
+                                                         result.deltas(accounts), now=now)),
+                                     own_transaction=True)
         try:
             cur.execute(sql, params)
         except pymysql.err.OperationalError as exc:
-            if exc.args[0] == sqlbatch.USER_SIGNAL:
+            if exc.args[0] == batch.USER_SIGNAL:
                 return False  # a version conflict: the block rolled itself back
             raise
     return True

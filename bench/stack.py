@@ -155,7 +155,7 @@ def _terminate(proc: subprocess.Popen) -> None:
 
 
 class WebProcess:
-    """One more `python serve.py`, with its own settings and log."""
+    """One more `python api.py`, with its own settings and log."""
 
     def __init__(self, run_dir: str, env: dict, *, name: str) -> None:
         self.env = env
@@ -165,7 +165,7 @@ class WebProcess:
 
     def start(self) -> None:
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([PYTHON, "serve.py"], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen([PYTHON, "api.py"], cwd=ROOT, env=self.env,
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         wait_healthy(self.base_url, self.proc, self.log_path)

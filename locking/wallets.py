@@ -5,7 +5,7 @@ from typing import Iterable
 
 from errors import VersionConflict
 from models import Wallet
-from sqlbatch import Statement
+from locking.batch import Statement
 
 
 @dataclass(frozen=True)

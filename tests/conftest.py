@@ -37,7 +37,7 @@ def log_dir() -> str:
 @pytest.fixture(scope="session", autouse=True)
 def services_are_up():
     """Fail (never skip) with instructions when a service the tests need is down."""
-    import health
+    from infra import health
 
     down = []
     for name, probe in health.PREFLIGHT.items():

@@ -128,7 +128,7 @@ class Process:
 
 def start_web(log_dir: str, **env: str) -> tuple[Process, str]:
     port = free_port()
-    web = Process("web", [sys.executable, "serve.py"],  # as the Procfile runs it
+    web = Process("web", [sys.executable, "api.py"],  # as the Procfile runs it
                   env=process_env(PORT=str(port), **{"AMQP_HEARTBEAT_S": "0", **env}),
                   log_dir=log_dir)
     base = f"http://127.0.0.1:{port}"
@@ -159,7 +159,7 @@ def start_worker(log_dir: str, *, threads: int = 4, **env: str) -> Process:
 
 
 def start_sweeper(log_dir: str, **env: str) -> Process:
-    return Process("sweeper", [sys.executable, "sweeper.py"], env=process_env(**env),
+    return Process("sweeper", [sys.executable, "-m", "payments.sweep"], env=process_env(**env),
                    log_dir=log_dir)
 
 

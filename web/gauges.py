@@ -4,8 +4,7 @@ the oldest pending one, and the dead-lettered messages of each actor queue.
 What was read is kept for METRICS_CACHE_TTL_S seconds, so a storm of scrapes costs
 MariaDB and RabbitMQ one look per window. A source that cannot be read is counted in
 `wallet_metrics_collector_errors_total{source}` and left out; the scrape answers with
-the rest, never with a 500. Importing this module registers the gauges on
-`web.metrics.REGISTRY`.
+the rest, never with a 500. `register()` puts the gauges on `web.metrics.REGISTRY`.
 """
 import logging
 import threading
@@ -17,16 +16,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 import settings
+from infra import broker
 from models import db, utcnow
-from web import dead_letters, metrics
+from payments import requests
+from payments.queues import QUEUES
+from web import metrics
 
 log = logging.getLogger(__name__)
-
-STATUSES = ("pending", "succeeded", "failed")
-# Both answered from the (status, created_at) index.
-COUNT_SQL = ("SELECT status, COUNT(*) FROM transaction_requests "
-             "FORCE INDEX (requests_status_created) GROUP BY status")
-OLDEST_SQL = "SELECT MIN(created_at) FROM transaction_requests WHERE status = 'pending'"
 
 Source = Callable[[], Iterable[Metric]]
 
@@ -35,27 +31,24 @@ def database_families() -> list[Metric]:
     """`wallet_requests{status}` and `wallet_oldest_pending_request_age_seconds` (0 when
     nothing is pending), from MariaDB."""
     try:
-        counts = dict.fromkeys(STATUSES, 0)
-        counts.update(db.execute_sql(COUNT_SQL).fetchall())
-        oldest = db.execute_sql(OLDEST_SQL).fetchone()[0]
+        stats = requests.stats()
     except (peewee.OperationalError, peewee.InterfaceError):
         db.close()  # back to the pool, which pings it before anyone reuses it
         raise
     by_status = GaugeMetricFamily("wallet_requests", "Money requests by status.",
                                   labels=["status"])
-    for status, count in sorted(counts.items()):
+    for status, count in sorted(stats.by_status.items()):
         by_status.add_metric([status], count)
-    age_s = max((utcnow() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
     oldest_age = GaugeMetricFamily("wallet_oldest_pending_request_age_seconds",
                                    "Age of the oldest pending money request (0 when none).",
-                                   value=age_s)
+                                   value=stats.oldest_pending_age_s(utcnow()))
     return [by_status, oldest_age]
 
 
 def broker_families() -> list[Metric]:
     """`wallet_dead_lettered_messages{queue}`: messages in each actor queue's dead-letter
     queue (nothing with the in-memory stub broker)."""
-    counts = dead_letters.counts()
+    counts = broker.dead_letter_counts(QUEUES)
     if counts is None:
         return []
     family = GaugeMetricFamily("wallet_dead_lettered_messages",
@@ -115,4 +108,13 @@ class WalletCollector(Collector):
 
 COLLECTOR = WalletCollector({"database": database_families, "broker": broker_families},
                             ttl_s=settings.METRICS_CACHE_TTL_S)
-metrics.REGISTRY.register(COLLECTOR)
+
+
+_registered = threading.Event()
+
+
+def register() -> None:
+    """Put the business gauges on `web.metrics.REGISTRY` (once)."""
+    if not _registered.is_set():
+        metrics.REGISTRY.register(COLLECTOR)
+        _registered.set()

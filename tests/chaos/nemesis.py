@@ -13,7 +13,7 @@ from typing import Callable
 import pymysql
 import redis
 
-import health
+from infra import health
 
 log = logging.getLogger("nemesis")
 READY_TIMEOUT_S = 90

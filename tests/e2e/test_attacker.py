@@ -566,14 +566,14 @@ def test_no_password_token_hash_or_key_reaches_the_logs_or_a_response(log_dir):
 
 
 def run_serve(**env: str) -> subprocess.CompletedProcess:
-    """Run `python serve.py` with the test environment changed by `env` (None removes)."""
+    """Run `python api.py` with the test environment changed by `env` (None removes)."""
     full = process_env(PORT=str(free_port()))
     for name, value in env.items():
         if value is None:
             full.pop(name, None)
         else:
             full[name] = value
-    proc = subprocess.Popen([sys.executable, "serve.py"], cwd=ROOT, env=full, text=True,
+    proc = subprocess.Popen([sys.executable, "api.py"], cwd=ROOT, env=full, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
@@ -581,7 +581,7 @@ def run_serve(**env: str) -> subprocess.CompletedProcess:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        pytest.fail(f"serve.py kept running instead of refusing to start:\n{err[-2000:]}")
+        pytest.fail(f"api.py kept running instead of refusing to start:\n{err[-2000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
@@ -592,7 +592,7 @@ def run_serve(**env: str) -> subprocess.CompletedProcess:
                                          ("\u00e9" * 15, "too short")])
 def test_the_web_process_refuses_to_start_in_production_without_a_real_secret(secret, why):
     # Given production mode and a JWT_SECRET that is absent, empty or under 32 bytes
-    # When serve.py is started
+    # When api.py is started
     done = run_serve(WALLET_ENV="production", JWT_SECRET=secret)
     # Then it exits non-zero, saying JWT_SECRET is the reason, without echoing it
     assert done.returncode != 0

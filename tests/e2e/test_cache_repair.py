@@ -10,7 +10,6 @@ import redis
 
 import settings
 from models import TransactionRequest
-from tests.helpers import Client
 
 PAUSE_MS = 2000
 # The bound this test holds the service to, after Redis takes writes again.

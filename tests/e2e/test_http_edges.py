@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-import requests
 
 import settings
 from tests.helpers import Client, is_problem

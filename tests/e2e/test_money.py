@@ -3,7 +3,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-import audit
+from ledger import audit
 from models import Transaction, TransactionRequest
 from tests.helpers import Client, is_problem, start_web, unique
 

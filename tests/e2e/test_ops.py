@@ -15,13 +15,13 @@ import pytest
 import requests
 from dramatiq import Message
 
-import payments
+from payments import door
 import settings
-import settle
+from payments import settle
 from models import AuditRun, TransactionRequest, User
 from tests.browser import Browser
 from tests.helpers import free_port, is_problem, start_web, unique
-from web import opsauth
+from web.ops import auth as opsauth
 
 OPS_TOKEN = os.environ["OPS_TOKEN"]
 BEARER = {"Authorization": f"Bearer {OPS_TOKEN}"}
@@ -32,7 +32,7 @@ CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
 def exhausted_deposit(client, wallet_id: int, amount: str) -> TransactionRequest:
     """A deposit of the client's that ran out of retries (see the module docstring)."""
-    request, _ = payments.accept(User.get_by_id(client.user_id), kind="deposit",
+    request, _ = door.accept(User.get_by_id(client.user_id), kind="deposit",
                                  key=unique("k"), amount=amount, wallet_id=wallet_id)
     assert settle.give_up(request.id, detail="Gave up after 20 retries.")
     return TransactionRequest.get_by_id(request.id)
@@ -247,7 +247,7 @@ def test_an_operator_logs_in_checks_the_numbers_and_repairs_two_requests_in_chro
     as_api = client.call("GET", f"/v1/requests/{failed.id}").json()
     assert (as_api["status"], as_api["failure_code"]) == ("failed", "retries_exhausted")
     # And a pending deposit of 10.00 whose message sits dead-lettered in deposits.XQ
-    stuck, _ = payments.accept(User.get_by_id(client.user_id), kind="deposit", key=unique("k"),
+    stuck, _ = door.accept(User.get_by_id(client.user_id), kind="deposit", key=unique("k"),
                                amount="10.00", wallet_id=wallet["id"])
     dead = dead_letter(stuck.id)
     browser = Browser(os.path.join(log_dir, f"chromium-{unique('')}.log"))

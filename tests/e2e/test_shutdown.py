@@ -15,7 +15,7 @@ from decimal import Decimal
 import pika
 import pymysql
 
-import audit
+from ledger import audit
 import settings
 from models import Transaction, TransactionRequest, database_params
 from tests.helpers import Client, own_vhost, start_web, start_worker, wait_for

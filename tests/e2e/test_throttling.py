@@ -6,7 +6,6 @@ Every test uses addresses of its own, so their counters never meet.
 """
 import itertools
 import subprocess
-import time
 import uuid
 
 import pytest

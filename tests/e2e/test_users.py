@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-import auth
+from accounts import auth
 import settings
 from tests.helpers import PASSWORD, Client, is_problem, unique
 

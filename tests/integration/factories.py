@@ -6,9 +6,9 @@ message on the test process's StubBroker) and settled with `settle.settle`.
 import contextlib
 from typing import Iterator
 
-import audit
-import payments
-import settle
+from ledger import audit
+from payments import door
+from payments import settle
 from models import Transaction, TransactionRequest, User, Wallet, db
 from tests.helpers import unique
 
@@ -26,7 +26,7 @@ def new_wallet(user: User | None = None, currency: str = "USD") -> Wallet:
 def accept(wallet: Wallet, kind: str, amount: str, *, key: str | None = None
            ) -> TransactionRequest:
     """A deposit or withdrawal accepted at the door as a new request (not a replay)."""
-    request, replayed = payments.accept(wallet.user, kind=kind, key=key or unique("k"),
+    request, replayed = door.accept(wallet.user, kind=kind, key=key or unique("k"),
                                         amount=amount, wallet_id=wallet.id)
     assert not replayed and request.status == "pending"
     return request
@@ -34,8 +34,8 @@ def accept(wallet: Wallet, kind: str, amount: str, *, key: str | None = None
 
 def accept_transfer(source: Wallet, target: Wallet, amount: str, *, key: str | None = None
                     ) -> TransactionRequest:
-    request, replayed = payments.accept_transfer(source.user, key=key or unique("k"), doc={
-        "from_wallet_id": source.id, "to_wallet_id": target.id, "amount": amount})
+    request, replayed = door.accept_transfer(source.user, key=key or unique("k"), from_wallet_id=source.id,
+        to_wallet_id=target.id, amount=amount)
     assert not replayed and request.status == "pending"
     return request
 

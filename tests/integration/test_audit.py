@@ -12,11 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-import audit
-import ledger
-from ledger import EXTERNAL
+from ledger import audit
+from ledger.system import EXTERNAL, system_wallet_id
 from models import Transaction, TransactionRequest, db, utcnow
-from tests.helpers import unique
 from tests.integration.factories import (WALLET_CHECKS, accept, accept_transfer, entries,
                                          findings_about, never_committed, new_wallet, reloaded,
                                          settled)
@@ -96,7 +94,7 @@ def test_a_balance_changed_without_an_entry_is_reported_by_the_balance_check(boo
 def test_a_request_whose_entries_do_not_sum_to_zero_is_reported(books, capsys):
     with never_committed():
         # Given the deposit's external entry short by 0.01 (money made from nothing)
-        external = ledger.system_wallet_id(EXTERNAL, "USD")
+        external = system_wallet_id(EXTERNAL, "USD")
         sql("UPDATE transactions SET amount = amount + 1 WHERE request_id = %s "
             "AND wallet_id = %s", books.deposit.id, external)
         # When the audit runs, Then that check alone reports the deposit and the imbalance
@@ -122,7 +120,7 @@ def test_a_negative_user_wallet_is_reported(books, capsys):
             "balance_after, created_at) VALUES (%s, %s, 'withdrawal', -6450, 0, -500, %s), "
             "(%s, %s, 'withdrawal', 6450, 0, NULL, %s)",
             overdraft.id, books.ada.id, utcnow(),
-            overdraft.id, ledger.system_wallet_id(EXTERNAL, "USD"), utcnow())
+            overdraft.id, system_wallet_id(EXTERNAL, "USD"), utcnow())
         # When the audit runs, Then that check alone reports her wallet and its balance
         assert findings_about(books.wallets, books.requests + [overdraft]) == {
             NEGATIVE: [(books.ada.id, -500)]}
@@ -169,7 +167,7 @@ def test_fee_entries_that_do_not_equal_the_fee_are_reported(books, capsys):
     with never_committed():
         # Given the deposit's fee entry dropped and its 0.50 folded into the external
         # entry: the entries still balance, but the fee account never got the fee
-        external = ledger.system_wallet_id(EXTERNAL, "USD")
+        external = system_wallet_id(EXTERNAL, "USD")
         sql("DELETE FROM transactions WHERE request_id = %s AND type = 'fee'",
             books.deposit.id)
         sql("UPDATE transactions SET amount = amount + 50 WHERE request_id = %s "

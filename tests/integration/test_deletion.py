@@ -6,9 +6,7 @@ sender was told it was accepted, so both deletions are refused until nothing is 
 """
 import pytest
 
-import settle
-import users
-import wallets
+from payments import closing, settle
 from errors import WalletNotEmpty
 from models import User, Wallet
 from tests.integration.factories import accept, accept_transfer, new_wallet, reloaded, settled
@@ -35,7 +33,7 @@ def test_an_empty_wallet_with_a_pending_request_cannot_be_closed(how):
 
     # When its owner closes it, Then it is refused and the wallet stays open
     with pytest.raises(WalletNotEmpty):
-        wallets.delete_wallet(wallet.user, wallet.id)
+        closing.close_wallet(wallet.user, wallet.id)
     assert live(wallet) and reloaded(request).status == "pending"
 
     # And once the request has settled, the money arrives in the still-open wallet
@@ -51,7 +49,7 @@ def test_a_user_whose_empty_wallet_has_a_pending_request_cannot_be_deleted(how):
 
     # When the user is deleted, Then it is refused, and the user and wallet stay
     with pytest.raises(WalletNotEmpty):
-        users.delete_user(wallet.user)
+        closing.delete_user(wallet.user)
     assert live(wallet) and reloaded(wallet.user).deleted_at is None
     assert settle.settle(request.id) == settle.SUCCEEDED
 
@@ -63,6 +61,6 @@ def test_once_nothing_is_pending_an_empty_wallet_closes_and_its_user_can_be_dele
     assert settle.give_up(request.id, detail="Gave up after 20 retries.")
 
     # When it is closed and its user deleted, Then both go
-    wallets.delete_wallet(wallet.user, wallet.id)
-    users.delete_user(User.get_by_id(wallet.user_id))
+    closing.close_wallet(wallet.user, wallet.id)
+    closing.delete_user(User.get_by_id(wallet.user_id))
     assert not live(wallet) and reloaded(wallet.user).deleted_at is not None

@@ -9,10 +9,9 @@ the fee account gets the fee as an entry of its own, and the entries sum to zero
 """
 import pytest
 
-import ledger
 import settings
-import settle
-from ledger import EXTERNAL, FEES
+from payments import settle
+from ledger.system import EXTERNAL, FEES, system_wallet_id
 from models import Wallet
 from tests.integration.factories import (accept, accept_transfer, entries, findings_about,
                                          new_wallet, reloaded, settled)
@@ -33,7 +32,7 @@ def rows(request) -> list[tuple]:
 
 
 def system(kind: str) -> int:
-    return ledger.system_wallet_id(kind, "USD")
+    return system_wallet_id(kind, "USD")
 
 
 def fee_at(amount: int, bp: int) -> int:

@@ -13,12 +13,12 @@ import pymysql
 import pytest
 
 import settings
-import settle
-import sqlbatch
+from payments import requests, settle
+from locking import batch as sqlbatch
 from errors import VersionConflict
 from locking import read_wallets
 from models import Notification, Wallet, database_params, db, utcnow
-from sqlbatch import Statement
+from locking.batch import Statement
 from tests.helpers import unique
 from tests.integration.factories import accept, entries, new_wallet, reloaded
 
@@ -90,15 +90,15 @@ def test_a_request_given_up_between_the_read_and_the_write_is_not_applied(monkey
     # untouched, so every version still matches) the maintenance actor gives up on it
     wallet = new_wallet()
     request = accept(wallet, "deposit", "10.00")
-    real_read = settle.read_request
+    real_read = requests.for_settlement
 
     def read_then_give_up(request_id):
         read = real_read(request_id)
-        monkeypatch.setattr(settle, "read_request", real_read)  # give_up reads it too
+        monkeypatch.setattr(requests, "for_settlement", real_read)  # give_up reads it too
         assert settle.give_up(request_id, detail="Gave up after 20 retries.")
         return read
 
-    monkeypatch.setattr(settle, "read_request", read_then_give_up)
+    monkeypatch.setattr(requests, "for_settlement", read_then_give_up)
 
     # When the attempt writes
     outcome = settle.settle_once(request.id, for_update=for_update)

@@ -5,9 +5,9 @@ having forgotten it, so only the database's unique key and stored fingerprint ca
 """
 import pytest
 
-import cache
-import payments
-import wallets
+from infra import cache
+from payments import door
+from accounts import wallets
 from errors import IdempotencyKeyReused
 from models import IdempotencyKey, TransactionRequest, Wallet
 from tests.helpers import unique
@@ -38,7 +38,7 @@ def test_the_same_call_with_the_same_key_replays_the_first_request(remembered_by
     forget_in_redis(wallet.user_id, key, remembered_by)
 
     # When the very same call is made again ("10" is the same amount as "10.00")
-    again, replayed = payments.accept(wallet.user, kind="deposit", key=key, amount="10",
+    again, replayed = door.accept(wallet.user, kind="deposit", key=key, amount="10",
                                       wallet_id=wallet.id)
 
     # Then it is the first request, replayed
@@ -57,7 +57,7 @@ def test_a_deposits_key_sent_with_a_withdrawal_of_the_same_amount_is_refused(rem
 
     # When a withdrawal of 50.00 on the same wallet is sent with that key
     with pytest.raises(IdempotencyKeyReused):
-        payments.accept(wallet.user, kind="withdrawal", key=key, amount="50.00",
+        door.accept(wallet.user, kind="withdrawal", key=key, amount="50.00",
                         wallet_id=wallet.id)
 
     # Then it is refused, not answered with the deposit, and nothing new is recorded
@@ -76,7 +76,7 @@ def test_a_deposits_key_sent_for_another_wallet_of_the_same_user_is_refused(reme
 
     # When the same body is sent with that key to the EUR wallet, Then it is refused
     with pytest.raises(IdempotencyKeyReused):
-        payments.accept(usd.user, kind="deposit", key=key, amount="5.00", wallet_id=eur.id)
+        door.accept(usd.user, kind="deposit", key=key, amount="5.00", wallet_id=eur.id)
     assert [r.wallet_id for r in requests_with(usd.user_id, key)] == [usd.id]
     settled(deposit)  # leave nothing pending
 
@@ -92,8 +92,8 @@ def test_a_transfers_key_sent_to_another_recipient_is_refused(remembered_by):
 
     # When the same key is sent with 5.00 to Carol instead
     with pytest.raises(IdempotencyKeyReused):
-        payments.accept_transfer(ada.user, key=key, doc={
-            "from_wallet_id": ada.id, "to_wallet_id": carol.id, "amount": "5.00"})
+        door.accept_transfer(ada.user, key=key, from_wallet_id=ada.id,
+        to_wallet_id=carol.id, amount="5.00")
 
     # Then it is refused: Carol is not told her transfer went through, nothing new is made
     assert [(r.id, r.to_wallet_id) for r in requests_with(ada.user_id, key)] == \
@@ -122,5 +122,5 @@ def test_a_key_that_opened_a_wallet_cannot_make_a_money_request():
 
     # When a deposit is sent with that key, Then it is refused and nothing is recorded
     with pytest.raises(IdempotencyKeyReused):
-        payments.accept(user, kind="deposit", key=key, amount="1.00", wallet_id=wallet.id)
+        door.accept(user, kind="deposit", key=key, amount="1.00", wallet_id=wallet.id)
     assert requests_with(user.id, key) == []

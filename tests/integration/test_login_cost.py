@@ -2,8 +2,8 @@
 timed): one password verification, against no hash, and the same refusal."""
 import pytest
 
-import auth
-import users
+from accounts import auth
+from accounts import users
 from errors import InvalidCredentials
 from tests.helpers import unique
 

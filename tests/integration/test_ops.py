@@ -10,13 +10,11 @@ import dramatiq
 import pytest
 from dramatiq import Message
 
-import audit
-import ops
-import payments
-import settle
+from ledger import audit
+from payments import door, requests, rerun, settle
 from errors import NotRerunnable
-from models import (AuditRun, Notification, Transaction, TransactionRequest, User, Wallet, db,
-                    utcnow)
+from models import (STATUSES, AuditRun, Notification, Transaction, TransactionRequest, User,
+                    Wallet, db, utcnow)
 from tests.helpers import unique
 from tests.integration.factories import never_committed
 
@@ -29,7 +27,7 @@ def new_wallet() -> Wallet:
 
 
 def accept(wallet: Wallet, kind: str = "deposit", amount: str = "100.00") -> TransactionRequest:
-    request, _ = payments.accept(wallet.user, kind=kind, key=unique("k"), amount=amount,
+    request, _ = door.accept(wallet.user, kind=kind, key=unique("k"), amount=amount,
                                  wallet_id=wallet.id)
     return request
 
@@ -77,7 +75,7 @@ def test_re_run_refuses_a_pending_a_succeeded_and_a_business_failed_request(stub
         before = reloaded(request)
         # When an operator re-runs it
         with pytest.raises(NotRerunnable):
-            ops.rerun(request.id)
+            rerun.rerun(request.id)
         # Then nothing about it changed and nothing was sent
         after = reloaded(request)
         assert (after.status, after.failure_code, after.completed_at) == \
@@ -88,7 +86,7 @@ def test_re_run_refuses_a_pending_a_succeeded_and_a_business_failed_request(stub
 
 def test_re_run_refuses_an_unknown_request():
     with pytest.raises(NotRerunnable):
-        ops.rerun(2**62)
+        rerun.rerun(2**62)
 
 
 def test_re_run_refuses_a_retries_exhausted_request_that_has_ledger_entries(stub):
@@ -102,7 +100,7 @@ def test_re_run_refuses_a_retries_exhausted_request_that_has_ledger_entries(stub
     try:
         # When an operator re-runs it
         with pytest.raises(NotRerunnable):
-            ops.rerun(request.id)
+            rerun.rerun(request.id)
         # Then it stays as it was, with its one set of entries, and nothing is sent
         assert (reloaded(request).status, len(entries(request))) == ("failed", 3)
         assert sent_ids(stub) == []
@@ -121,9 +119,9 @@ def test_a_re_run_retries_exhausted_request_is_pending_again_and_then_settles_ex
     stub.flush_all()
     assert (request.status, request.failure_code) == ("failed", "retries_exhausted")
     # When an operator re-runs it
-    rerun = ops.rerun(request.id)
+    again = rerun.rerun(request.id)
     # Then it is pending with its failure cleared, and its id was sent to its actor once
-    assert (rerun.status, rerun.failure_code, rerun.failure_detail, rerun.completed_at) == \
+    assert (again.status, again.failure_code, again.failure_detail, again.completed_at) == \
         ("pending", None, None, None)
     assert sent_ids(stub) == [request.id]
     # And settling it (twice, as a duplicate message would) applies it once
@@ -137,7 +135,7 @@ def test_a_re_run_retries_exhausted_request_is_pending_again_and_then_settles_ex
     assert kinds == ["deposit_failed", "deposit_succeeded"]
     # And it cannot be re-run again
     with pytest.raises(NotRerunnable):
-        ops.rerun(request.id)
+        rerun.rerun(request.id)
     assert {k: v for k, v in audit.findings().items() if v} == {}
 
 
@@ -151,7 +149,7 @@ def test_two_operators_re_running_one_request_at_once_re_run_it_once(stub):
     def press() -> None:
         barrier.wait()
         try:
-            ops.rerun(request.id)
+            rerun.rerun(request.id)
             outcomes.append("re-run")
         except NotRerunnable:
             outcomes.append("refused")
@@ -172,11 +170,11 @@ def test_two_operators_re_running_one_request_at_once_re_run_it_once(stub):
 def test_a_request_re_run_and_failed_again_can_be_re_run_again(stub):
     # Given a request that was re-run and whose retries ran out a second time
     request = exhausted()
-    ops.rerun(request.id)
+    rerun.rerun(request.id)
     assert settle.give_up(request.id, detail="Gave up after 20 retries.")
     stub.flush_all()
     # When it is re-run again and settled
-    ops.rerun(request.id)
+    rerun.rerun(request.id)
     # Then it succeeds once, with both failures still in the user's history
     assert settle.settle(request.id) == settle.SUCCEEDED
     kinds = [n.type for n in Notification.select().where(Notification.request == request.id)]
@@ -186,17 +184,17 @@ def test_a_request_re_run_and_failed_again_can_be_re_run_again(stub):
 # -- figures ------------------------------------------------------------------------------
 def test_request_stats_count_every_status_and_find_the_oldest_pending_request(stub):
     # Given the counts now, then one more pending and one more failed request
-    before = ops.request_stats()
+    before = requests.stats()
     pending = accept(new_wallet())
     exhausted()
     # When the stats are read
-    after = ops.request_stats()
+    after = requests.stats()
     # Then each count moved by exactly what was added
     assert after.by_status["pending"] == before.by_status["pending"] + 1
     assert after.by_status["failed"] == before.by_status["failed"] + 1
     assert after.by_status["succeeded"] == before.by_status["succeeded"]
     assert after.by_status == {s: TransactionRequest.select().where(
-        TransactionRequest.status == s).count() for s in ops.STATUSES}
+        TransactionRequest.status == s).count() for s in STATUSES}
     # And the oldest pending request is at most as young as the one just made
     assert after.oldest_pending_at is not None
     assert after.oldest_pending_at <= reloaded(pending).created_at
@@ -207,7 +205,7 @@ def test_the_latest_failures_come_newest_first_and_at_most_twenty(stub):
     # Given 21 new failed requests
     made = [exhausted().id for _ in range(21)]
     # When the latest failures are read
-    shown = ops.latest_failures()
+    shown = requests.latest_failures()
     # Then they are the 20 newest, newest first, with their reason
     assert [r.id for r in shown] == made[::-1][:20]
     assert {(r.failure_code, r.failure_detail) for r in shown} == \

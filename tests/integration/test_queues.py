@@ -14,9 +14,10 @@ import pytest
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
-import queues
 import settings
 from errors import BrokerUnavailable, DeadMessageNotFound
+from infra.broker import QueueCounts, RabbitQueues, RedisQueues
+from payments.queues import QUEUES
 from tests.helpers import ROOT, broker_url, free_port, scratch_name, scratch_redis_url
 
 VHOST = scratch_name("ops")
@@ -45,7 +46,7 @@ def channel(vhost):
     """A channel on the scratch vhost whose actor queues (Dramatiq's arguments) are empty."""
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     chan = connection.channel()
-    for q in queues.QUEUES:
+    for q in QUEUES:
         args = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{q}.XQ"}
         for name, arguments in ((q, args), (f"{q}.DQ", args), (f"{q}.XQ", None)):
             chan.queue_declare(name, durable=True, arguments=arguments)
@@ -55,8 +56,15 @@ def channel(vhost):
 
 
 @pytest.fixture
-def rabbit() -> queues.RabbitQueues:
-    return queues.RabbitQueues(AMQP_URL, settings.RABBITMQ_MANAGEMENT_URL)
+def rabbit() -> RabbitQueues:
+    return rabbit_queues(settings.RABBITMQ_MANAGEMENT_URL)
+
+
+def rabbit_queues(management_url: str) -> RabbitQueues:
+    """The ops page's view of the scratch vhost, as infra.broker.for_ops builds it."""
+    params = pika.URLParameters(AMQP_URL)
+    return RabbitQueues(lambda: pika.BlockingConnection(params), params.virtual_host,
+                        management_url, QUEUES)
 
 
 def publish(chan, queue: str, message: Message) -> None:
@@ -73,7 +81,7 @@ def drain(chan, queue: str) -> list[Message]:
         out.append(Message.decode(body))
 
 
-def counts_of(rabbit, queue: str, expected: tuple) -> queues.QueueCounts:
+def counts_of(rabbit, queue: str, expected: tuple) -> QueueCounts:
     """The counts of `queue` once they show `expected` (RabbitMQ may lag a moment)."""
     deadline = time.monotonic() + 15
     while True:
@@ -95,13 +103,13 @@ def test_rabbitmq_counts_show_ready_delayed_and_dead_messages_per_actor_queue(ch
     row = counts_of(rabbit, "deposits", (2, 0, 1, 3))
     # Then they are what the queues hold, and every actor queue has a row
     assert (row.ready, row.unacked, row.delayed, row.dead) == (2, 0, 1, 3)
-    assert [c.queue for c in rabbit.counts()] == list(queues.QUEUES)
-    assert set(queues.QUEUES) == {"deposits", "withdrawals", "transfers", "maintenance"}
+    assert [c.queue for c in rabbit.counts()] == list(QUEUES)
+    assert set(QUEUES) == {"deposits", "withdrawals", "transfers", "maintenance"}
 
 
 def test_rabbitmq_counts_are_none_when_the_management_api_does_not_answer(vhost):
     # Given a management URL where nothing listens
-    nowhere = queues.RabbitQueues(AMQP_URL, f"http://guest:guest@127.0.0.1:{free_port()}")
+    nowhere = rabbit_queues(f"http://guest:guest@127.0.0.1:{free_port()}")
     # Then the counts and the dead messages are unavailable, not an error
     assert nowhere.counts() is None and nowhere.dead("deposits") is None
     assert not nowhere.management_answers()
@@ -183,13 +191,13 @@ def test_a_requeue_that_cannot_publish_leaves_the_message_dead_lettered(channel,
 def redis_queues():
     """Dramatiq's Redis broker under a namespace of this test's own."""
     broker = RedisBroker(url=REDIS_BROKER_URL, namespace=f"ops-test-{uuid.uuid4().hex[:8]}")
-    yield queues.RedisQueues(broker)
+    yield RedisQueues(broker, QUEUES)
     keys = broker.client.keys(f"{broker.namespace}:*")
     if keys:
         broker.client.delete(*keys)
 
 
-def dead_in_redis(rq: queues.RedisQueues, message: Message) -> str:
+def dead_in_redis(rq: RedisQueues, message: Message) -> str:
     """Dead-letter `message` as Dramatiq's Redis broker does; returns its redis id."""
     key = str(uuid.uuid4())
     stored = message.copy(options={"redis_message_id": key})
@@ -231,11 +239,4 @@ def test_redis_delete_drops_a_dead_message_and_an_unknown_one_is_not_found(redis
 
 def test_redis_counts_are_none_when_redis_does_not_answer():
     broker = RedisBroker(url=f"redis://127.0.0.1:{free_port()}/0")
-    assert queues.RedisQueues(broker).counts() is None
-
-
-def test_the_broker_url_picks_rabbitmq_or_redis():
-    assert isinstance(queues.for_broker(AMQP_URL, "http://x"), queues.RabbitQueues)
-    broker = RedisBroker(url=REDIS_BROKER_URL)
-    assert isinstance(queues.for_broker(REDIS_BROKER_URL, "http://x", redis_broker=broker),
-                      queues.RedisQueues)
+    assert RedisQueues(broker, QUEUES).counts() is None

@@ -4,10 +4,10 @@ client pointed at a port where nothing listens)."""
 import pytest
 import redis
 
-import auth
-import cache
-import throttle
-import users
+from accounts import auth
+from infra import cache
+from infra import throttle
+from accounts import users
 from errors import InvalidCredentials, TooManyAttempts, Unauthorized, WrongCurrentPassword
 from models import User
 from tests.helpers import free_port, unique

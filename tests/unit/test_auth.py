@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-import auth
+from accounts import auth
 import settings
 from errors import InvalidCursor, Unauthorized
 from web import cursor

@@ -1,7 +1,7 @@
 """Idempotency fingerprints: what makes two calls "the same" (pure: no Redis, no database)."""
 import pytest
 
-import idempotency
+from infra import idempotency
 from errors import IdempotencyKeyReused
 from money import canonical_amount
 

@@ -3,8 +3,8 @@ from datetime import datetime
 
 import pytest
 
-import ledger
-from ledger import Entry
+from ledger.entries import entries_insert
+from ledger.posting import Entry
 
 NOW = datetime(2026, 11, 30, 12, 0, 0)
 
@@ -15,7 +15,7 @@ def test_balanced_entries_become_one_multi_row_insert_with_every_field_as_a_para
                Entry(2, "fee", 50, 0, None, 7)]
 
     # When the insert is built
-    statement = ledger.entries_insert(41, entries, now=NOW)
+    statement = entries_insert(41, entries, now=NOW)
 
     # Then it is one INSERT of three rows, every value a parameter, with no row count to hit
     assert statement.sql.startswith("INSERT INTO transactions (")
@@ -38,4 +38,4 @@ def test_entries_that_do_not_sum_to_zero_are_refused_before_any_sql_is_built(amo
 
     # When the insert is built, Then it is refused, naming the request
     with pytest.raises(ValueError, match="request 41"):
-        ledger.entries_insert(41, entries, now=NOW)
+        entries_insert(41, entries, now=NOW)

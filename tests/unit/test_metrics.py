@@ -4,7 +4,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from web import dead_letters, gauges, metrics
+from infra import broker
+from payments.queues import QUEUES
+from web import gauges, metrics
 
 
 class Clock:
@@ -100,16 +102,16 @@ def test_a_request_no_route_matched_is_counted_as_unmatched_and_odd_methods_as_o
         "route": "/v1/me", "method": "GET", "le": "0.025"}) >= 1
 
 
-def test_the_actor_queues_come_from_the_broker_without_delay_and_dead_letter_queues():
-    import dramatiq
+def test_the_actor_queues_are_every_settling_queue_and_maintenance():
+    import actors  # noqa: F401 - declares every actor on the (stub) broker
 
-    declared = dramatiq.get_broker().get_declared_queues()
-    assert "deposits.DQ" in declared  # the stub broker's delay queue, for one
-    assert dead_letters.actor_queues() == ["deposits", "maintenance", "transfers", "withdrawals"]
+    declared = broker.current().get_declared_queues()
+    assert set(QUEUES) <= declared and "deposits.DQ" in declared
+    assert QUEUES == ("deposits", "maintenance", "transfers", "withdrawals")
 
 
 def test_the_stub_broker_reports_no_dead_letters():
-    assert dead_letters.counts() is None
+    assert broker.dead_letter_counts(QUEUES) is None
     assert gauges.broker_families() == []
 
 

@@ -1,5 +1,5 @@
 """The ops page's credentials: the token, the signed session cookie and its CSRF token."""
-from web import opsauth
+from web.ops import auth as opsauth
 
 TOKEN = "the-real-ops-token"
 NOW = 1_800_000_000

@@ -2,9 +2,9 @@
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from ops import RequestStats
-from queues import DeadMessage, QueueCounts
-from web import ops_html
+from payments.requests import Stats as RequestStats
+from infra.broker import DeadMessage, QueueCounts
+from web.ops import html as ops_html
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
 HOSTILE = '<script>alert("x")</script>'

@@ -5,7 +5,7 @@ attempt is one argon2 verification, so that is what is counted, with its paramet
 """
 import argon2
 
-import auth
+from accounts import auth
 
 
 def test_a_missing_hash_is_checked_against_a_dummy_hash_as_costly_as_a_real_one(monkeypatch):

@@ -89,9 +89,9 @@ def test_an_explicitly_configured_secret_wins_over_the_dotenv(scratch):
 
 
 def test_the_web_process_refuses_to_start_without_a_secret(scratch):
-    # serve.py imports the checkout's settings, so its .env is hidden by an explicit empty value
+    # api.py imports the checkout's settings, so its .env is hidden by an explicit empty value
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    done = subprocess.run([sys.executable, "serve.py"], cwd=ROOT, timeout=60, capture_output=True,
+    done = subprocess.run([sys.executable, "api.py"], cwd=ROOT, timeout=60, capture_output=True,
                           text=True, env={**clean, "JWT_SECRET": "", "PORT": "1"})
     assert done.returncode != 0 and "JWT_SECRET" in done.stderr
 

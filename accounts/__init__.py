@@ -1,0 +1,1 @@
+"""Accounts: users and their tokens, wallets, notifications, operators' sessions."""

@@ -1,0 +1,80 @@
+"""Cached wallets in Redis, versioned so the cache never goes backwards.
+
+An entry carries the wallet's version, and a store only replaces an older version.
+A reader that loaded a wallet just before a settlement committed cannot overwrite
+the newer state the settlement stored, so a lost race leaves no stale balance behind.
+"""
+import json
+from datetime import datetime
+
+from infra import cache
+import settings
+from models import Wallet
+
+# KEYS = wallet keys; ARGV = version, payload for each key, then the ttl in seconds.
+_STORE_IF_NEWER = """
+local ttl = tonumber(ARGV[#ARGV])
+for i, key in ipairs(KEYS) do
+  local version = tonumber(ARGV[2 * i - 1])
+  local old = redis.call('GET', key)
+  local v = old and tonumber(string.match(old, '^(%d+)|'))
+  if not (v and v >= version) then
+    redis.call('SET', key, ARGV[2 * i - 1] .. '|' .. ARGV[2 * i], 'EX', ttl)
+  end
+end
+return 1
+"""
+_script = cache.client.register_script(_STORE_IF_NEWER)
+
+
+def key(wallet_id: int) -> str:
+    """Where a wallet's state is cached."""
+    return f"wallet:{wallet_id}"
+
+
+def _payload(row: dict) -> str:
+    return json.dumps(row, default=lambda moment: moment.isoformat())
+
+
+def store_command(client, rows: list[dict]) -> None:
+    """Run (or queue, on a pipeline) the store of `rows` (see `store`)."""
+    args = [x for row in rows for x in (row["version"], _payload(row))]
+    _script(keys=[key(row["id"]) for row in rows], args=args + [settings.CACHE_TTL_S],
+            client=client)
+
+
+def store(*rows: dict) -> None:
+    """Cache wallet states (`id, user_id, currency, balance, version, created_at,
+    updated_at, deleted`), each unless the cache already holds that version or a newer
+    one; several in one round trip. Best effort: a reader's fill may simply not happen
+    (a settlement's store is retried: see settled.py)."""
+    if not rows or not cache.ENABLED:
+        return
+    try:
+        store_command(cache.client, list(rows))
+    except cache.ERRORS:
+        pass  # the database still has it
+
+
+def fetch(wallet_id: int) -> dict | None:
+    """The cached state of a wallet, or None."""
+    raw = cache.get(key(wallet_id))
+    if raw is None:
+        return None
+    row = json.loads(raw.split(b"|", 1)[1])
+    for name in ("created_at", "updated_at"):
+        row[name] = datetime.fromisoformat(row[name])
+    return row
+
+
+def state_of(wallet: Wallet) -> dict:
+    """The cacheable state of a wallet row."""
+    return {"id": wallet.id, "user_id": wallet.user_id, "currency": wallet.currency,
+            "balance": wallet.balance, "version": wallet.version,
+            "created_at": wallet.created_at, "updated_at": wallet.updated_at,
+            "deleted": wallet.deleted_at is not None}
+
+
+def refresh(wallet_ids: list[int]) -> None:
+    """Store the current database state of these wallets (never older than what is cached)."""
+    store(*(state_of(wallet) for wallet in Wallet.select().where(Wallet.id.in_(wallet_ids))))

@@ -1,0 +1,45 @@
+"""Ledger entries: the one home of SQL on the `transactions` table.
+
+A request's entries are written in one INSERT, in the same transaction as the balances
+and the request's outcome; a second INSERT for the same request fails on the unique
+(request, wallet, type) key. A wallet's entries are read newest first, a page at a time.
+"""
+from datetime import datetime
+
+from ledger.posting import Entry
+from locking.batch import Statement
+from models import Transaction, newest_first
+
+
+def entries_insert(request_id: int, entries: list[Entry] | tuple[Entry, ...], *,
+                   now: datetime) -> Statement:
+    """The one INSERT of a request's entries.
+
+    Raises:
+      ValueError: when the entries do not sum to zero (a bug; nothing is written).
+    """
+    if sum(e.amount for e in entries) != 0:
+        raise ValueError(f"entries of request {request_id} do not balance")
+    rows = ", ".join("(%s, %s, %s, %s, %s, %s, %s, %s)" for _ in entries)
+    params = tuple(x for e in entries for x in (
+        request_id, e.wallet_id, e.type, e.amount, e.fee, e.balance_after,
+        e.counterparty_wallet_id, now))
+    return Statement("INSERT INTO transactions (request_id, wallet_id, type, amount, fee, "
+                     f"balance_after, counterparty_wallet_id, created_at) VALUES {rows}", params)
+
+
+def of_wallet(wallet_id: int, *, limit: int, after: int | None) -> list[Transaction]:
+    """A page of a wallet's entries, newest first: `limit` + 1 rows tell of a next page."""
+    return newest_first(Transaction.select().where(Transaction.wallet == wallet_id),
+                        Transaction.id, index="entries_wallet_id", limit=limit, after=after)
+
+
+def of_request(request_id: int) -> list[Transaction]:
+    """A request's entries, in the order they were written."""
+    return list(Transaction.select().where(Transaction.request == request_id)
+                .order_by(Transaction.id))
+
+
+def any_for(request_id: int) -> bool:
+    """Whether a request has entries."""
+    return Transaction.select().where(Transaction.request == request_id).exists()

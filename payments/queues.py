@@ -1,0 +1,23 @@
+"""Which actor settles which request type, on which queue.
+
+The names live here, below the actors, so that sending a request (payments/send.py) needs
+no actor object: actors/ declares its actors under these names, and the ops page and the
+sweeper ask the broker about these queues.
+"""
+from models import TransactionRequest
+
+# Request type -> (queue, actor name).
+SETTLERS: dict[str, tuple[str, str]] = {
+    "deposit": ("deposits", "settle_deposit"),
+    "withdrawal": ("withdrawals", "settle_withdrawal"),
+    "transfer": ("transfers", "settle_transfer"),
+}
+# Where dead-lettered settle messages are turned into `retries_exhausted` outcomes.
+MAINTENANCE = "maintenance"
+GIVE_UP_ACTOR = "fail_exhausted_request"
+# Every actor queue, sorted (what the ops page and /metrics report on).
+QUEUES: tuple[str, ...] = tuple(sorted({q for q, _ in SETTLERS.values()} | {MAINTENANCE}))
+
+
+def queue_of(request: TransactionRequest) -> str:
+    return SETTLERS[request.type][0]

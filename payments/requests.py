@@ -1,0 +1,181 @@
+"""Every SQL statement on `transaction_requests`, in one home.
+
+The door inserts a request `pending`; a settlement moves it to `succeeded` or `failed`,
+only while it is still pending (the guard that makes a racing attempt roll back); the
+sweeper and the ops page read it; a re-run puts a `retries_exhausted` one back.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from peewee import SQL, NodeList, Value, fn
+
+from errors import AlreadySettled
+from ledger.posting import Outcome
+from locking.batch import Statement
+from models import (FAILED, PENDING, STATUSES, SUCCEEDED, Transaction, TransactionRequest, User,
+                    db, newest_first, utcnow)
+
+INSERT_SQL = (
+    "INSERT INTO transaction_requests (user_id, type, status, currency, amount, fee, "
+    "wallet_id, to_wallet_id, trace_id, sweeps, created_at) "
+    "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s, 0, %s)")
+# One round trip for a request and its wallets; no locks: the version-checked update and
+# the conditional status change are what make a settlement attempt safe.
+READ_FOR_SETTLEMENT_SQL = (
+    "SELECT r.id, r.user_id, r.type, r.status, r.currency, r.amount, r.fee, r.wallet_id, "
+    "r.to_wallet_id, w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, "
+    "w.created_at FROM transaction_requests r LEFT JOIN wallets w "
+    "ON w.id = r.wallet_id OR w.id = r.to_wallet_id WHERE r.id = %s")
+FINISH_SQL = ("UPDATE transaction_requests SET status = %s, failure_code = %s, "
+              "failure_detail = %s, completed_at = %s WHERE id = %s AND status = 'pending'")
+# Both answered from the (status, created_at) index.
+COUNT_SQL = ("SELECT status, COUNT(*) FROM transaction_requests "
+             "FORCE INDEX (requests_status_created) GROUP BY status")
+OLDEST_SQL = "SELECT MIN(created_at) FROM transaction_requests WHERE status = 'pending'"
+FAILURES_SHOWN = 20
+MAX_SWEEP_GAP_S = 300
+
+
+@dataclass(frozen=True)
+class Facts:
+    """A request's facts and status, as a settlement reads them."""
+
+    id: int
+    user_id: int
+    type: str
+    status: str
+    currency: str
+    amount: int
+    fee: int
+    wallet_id: int
+    to_wallet_id: int | None
+
+
+def insert(user_id: int, *, type: str, currency: str, amount: int, fee: int, wallet_id: int,
+           to_wallet_id: int | None, trace_id: str | None, now: datetime) -> Statement:
+    """The INSERT of a new pending request (run with its key's reservation: see door.py)."""
+    return Statement(INSERT_SQL, (user_id, type, currency, amount, fee, wallet_id, to_wallet_id,
+                                  trace_id, now))
+
+
+def of_user(user_id: int, request_id: int) -> TransactionRequest | None:
+    """The user's request `request_id`, read afresh (peewee caches results on a query)."""
+    return TransactionRequest.get_or_none((TransactionRequest.id == request_id) &
+                                          (TransactionRequest.user == user_id))
+
+
+def by_id(request_id: int) -> TransactionRequest:
+    return TransactionRequest.get_by_id(request_id)
+
+
+def page_of(user: User, *, status: str | None, limit: int,
+            after: int | None) -> list[TransactionRequest]:
+    """A page of the user's requests, all or of one status, newest first."""
+    query = TransactionRequest.select().where(TransactionRequest.user == user)
+    if status is not None:
+        query = query.where(TransactionRequest.status == status)
+    return newest_first(query, TransactionRequest.id, limit=limit, after=after,
+                        index="requests_user_status" if status else "requests_user_id")
+
+
+def for_settlement(request_id: int) -> tuple[Facts | None, list[tuple]]:
+    """The request and the rows of the wallets it names (id, user_id, currency, balance,
+    version, deleted_at, created_at); a missing wallet is simply absent."""
+    rows = db.execute_sql(READ_FOR_SETTLEMENT_SQL, (request_id,)).fetchall()
+    if not rows:
+        return None, []
+    return Facts(*rows[0][:9]), [row[9:] for row in rows if row[9] is not None]
+
+
+def finish(outcome: Outcome, *, now: datetime) -> Statement:
+    """The request's move out of `pending`, guarded: it matches no row (AlreadySettled)
+    when something else settled it first."""
+    order, failure = outcome.order, outcome.failure
+    status = SUCCEEDED if failure is None else FAILED
+    code = None if failure is None else failure.code
+    detail = None if failure is None else (failure.detail or None)
+    return Statement(FINISH_SQL, (status, code, detail and detail[:255], now, order.id), rows=1,
+                     mismatch=lambda: AlreadySettled(f"request {order.id}"))
+
+
+def pending_for(wallet_ids: list[int]) -> bool:
+    """Whether any pending request names one of these wallets, as payer or recipient."""
+    if not wallet_ids:
+        return False
+    return TransactionRequest.select().where(
+        (TransactionRequest.status == PENDING) &
+        (TransactionRequest.wallet.in_(wallet_ids) |
+         TransactionRequest.to_wallet.in_(wallet_ids))).exists()
+
+
+# -- the sweeper ------------------------------------------------------------------------------
+def stale(*, after_s: int, limit: int) -> list[TransactionRequest]:
+    """Pending requests whose last send is older than their backoff allows: `after_s`
+    seconds, doubling with each re-send, at most MAX_SWEEP_GAP_S."""
+    gap = fn.LEAST(after_s * fn.POW(2, TransactionRequest.sweeps), MAX_SWEEP_GAP_S)
+    last = fn.COALESCE(TransactionRequest.swept_at, TransactionRequest.created_at)
+    return list(TransactionRequest.select(TransactionRequest.id, TransactionRequest.type,
+                                          TransactionRequest.sweeps,
+                                          TransactionRequest.created_at)
+                .where((TransactionRequest.status == PENDING) &
+                       # A NodeList, not SQL(..., [gap]): SQL params are values, and
+                       # an expression passed as one was rendered after the text.
+                       (last < NodeList((Value(utcnow()), SQL("- INTERVAL"), gap,
+                                         SQL("SECOND")))))
+                .order_by(TransactionRequest.id).limit(limit))
+
+
+def mark_swept(request_id: int) -> None:
+    TransactionRequest.update(sweeps=TransactionRequest.sweeps + 1, swept_at=utcnow()) \
+        .where(TransactionRequest.id == request_id).execute()
+
+
+# -- the ops page ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stats:
+    """How many requests are in each status, and since when the oldest pending one waits."""
+
+    by_status: dict[str, int]
+    oldest_pending_at: datetime | None
+
+    def oldest_pending_age_s(self, now: datetime) -> float:
+        """Seconds the oldest pending request has waited (0 when none waits)."""
+        if self.oldest_pending_at is None:
+            return 0.0
+        return max((now - self.oldest_pending_at).total_seconds(), 0.0)
+
+
+def stats() -> Stats:
+    """Counts per status (an index-only scan) and the oldest pending request's creation."""
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update(db.execute_sql(COUNT_SQL).fetchall())
+    return Stats(counts, db.execute_sql(OLDEST_SQL).fetchone()[0])
+
+
+def latest_failures(limit: int = FAILURES_SHOWN) -> list[TransactionRequest]:
+    """The most recently created failed requests, newest first."""
+    return list(TransactionRequest.select()
+                .where(TransactionRequest.status == FAILED)
+                .order_by(TransactionRequest.created_at.desc(), TransactionRequest.id.desc())
+                .limit(limit))
+
+
+def reopen(request_id: int, *, failure_code: str) -> bool:
+    """Put a request `failed` with `failure_code` and without entries back to `pending`, in
+    one statement that checks all three (so two operators at once reopen it once).
+
+    Returns:
+      Whether it was reopened.
+    """
+    no_entries = ~fn.EXISTS(Transaction.select(SQL("1")).where(Transaction.request == request_id))
+    now = utcnow()
+    return (TransactionRequest
+            .update(status=PENDING, failure_code=None, failure_detail=None, completed_at=None,
+                    sweeps=0, swept_at=now)
+            .where((TransactionRequest.id == request_id) & (TransactionRequest.status == FAILED)
+                   & (TransactionRequest.failure_code == failure_code) & no_entries)
+            .execute()) == 1
+
+
+def older_than(seconds: int) -> datetime:
+    return utcnow() - timedelta(seconds=seconds)

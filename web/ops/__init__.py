@@ -1,0 +1,1 @@
+"""The ops page at /ops: routes, its authorisation, its HTML, Dramatiq's dashboard."""

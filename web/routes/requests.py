@@ -1,0 +1,41 @@
+"""/v1/requests: a request's state (with `?wait=`), and the caller's list of them."""
+from errors import RequestNotFound
+from models import PENDING
+from payments import requests, waits
+from web import polls, views
+from web.http import json_response
+from web.inputs import current_user, path_id, status_filter, wait_seconds
+from web.pages import PAGE_PARAMS, page_args, rendered_page
+from web.routing import Routes
+
+routes = Routes()
+# Seconds a poll turned away by the caps is told to wait before it comes back.
+RETRY_POLL_S = 1
+
+
+@routes.get("/v1/requests/<request_id>", query={"wait"})
+def get_request(request_id):
+    user = current_user()
+    wait_s = wait_seconds()
+    request_id = path_id(request_id, RequestNotFound)
+    request = waits.read(user, request_id)
+    headers = None
+    if request.status == PENDING and wait_s:
+        with polls.SLOTS.take(user.id) as granted:
+            if granted:
+                request = waits.until_settled(user, request_id, wait_s=wait_s)
+            else:
+                # No place to wait: answer now, saying when to come back, so no client spins.
+                headers = {"Retry-After": str(RETRY_POLL_S)}
+    return json_response(200, views.request(waits.settled_view(request)), headers=headers)
+
+
+@routes.get("/v1/requests", query=PAGE_PARAMS | {"status"})
+def get_requests():
+    user = current_user()
+    status = status_filter()
+    scope = f"requests:{user.id}"
+    limit, after = page_args(scope)
+    return json_response(200, rendered_page(
+        requests.page_of(user, status=status, limit=limit, after=after), limit=limit,
+        scope=scope, render=views.request))

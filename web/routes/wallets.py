@@ -1,0 +1,70 @@
+"""/v1/wallets: opening, reading and closing wallets, and a wallet's ledger entries."""
+import bottle
+import orjson
+
+from accounts import wallets
+from errors import WalletNotFound
+from infra import cache
+from ledger import entries
+from payments import closing
+from web import views
+from web.http import json_response
+from web.inputs import current_user, idempotency_key, path_id, read_json
+from web.pages import PAGE_PARAMS, page_args, rendered_page
+from web.routing import Routes
+
+routes = Routes()
+
+
+@routes.post("/v1/wallets")
+def post_wallets():
+    user = current_user()
+    key = idempotency_key()
+    doc = read_json(allowed={"currency"})
+    wallet, replayed = wallets.create_wallet(user, currency=doc.get("currency"), key=key)
+    headers = {"Location": f"/v1/wallets/{wallet.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(201, views.wallet_as_created(wallet), headers=headers)
+
+
+@routes.get("/v1/wallets")
+def get_wallets():
+    return json_response(200, {"items": [views.wallet(state)
+                                         for state in wallets.live_wallets(current_user())]})
+
+
+@routes.get("/v1/wallets/<wallet_id>")
+def get_wallet(wallet_id):
+    user = current_user()
+    return json_response(200, views.wallet(
+        wallets.get_wallet(user, path_id(wallet_id, WalletNotFound))))
+
+
+@routes.delete("/v1/wallets/<wallet_id>")
+def delete_wallet(wallet_id):
+    closing.close_wallet(current_user(), path_id(wallet_id, WalletNotFound))
+    return bottle.HTTPResponse(status=204)
+
+
+def history_cache_key(wallet: dict, limit: int, after: int | None) -> str:
+    """Where a rendered page of entries is cached, named by parsed values only (so no query
+    string can mint keys): any change to the wallet bumps its version, so a cached page can
+    never show an older ledger than the wallet it belongs to."""
+    return f"history:{wallet['id']}:v{wallet['version']}:{limit}:{after or 0}"
+
+
+@routes.get("/v1/wallets/<wallet_id>/transactions", query=PAGE_PARAMS)
+def get_wallet_transactions(wallet_id):
+    wallet = wallets.get_wallet(current_user(), path_id(wallet_id, WalletNotFound))
+    scope = f"transactions:{wallet['id']}"
+    limit, after = page_args(scope)
+    key = history_cache_key(wallet, limit, after)
+    cached = cache.get(key)
+    if cached is not None:
+        return json_response(200, orjson.Fragment(cached))
+    body = rendered_page(entries.of_wallet(wallet["id"], limit=limit, after=after), limit=limit,
+                         scope=scope, render=lambda row: views.transaction(row,
+                                                                           wallet["currency"]))
+    cache.put(key, orjson.dumps(body))
+    return json_response(200, body)

@@ -1,0 +1,65 @@
+"""waitress, as the web process runs it: its limits, and our answers to what it refuses.
+
+waitress reads a whole body before it calls the app, so the body limit is waitress's own
+(`max_request_body_size`): a body announced or found larger than MAX_BODY_BYTES is refused
+before it is buffered. What waitress answers itself (that 413, a malformed request) is our
+problem+json with an X-Request-Id like every other answer, not waitress's plain text.
+"""
+import uuid
+from typing import Callable
+
+import waitress
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
+
+import settings
+from errors import BadHttpRequest, PayloadTooLarge
+from web import problems
+from web.http import SANE_REQUEST_ID, extra_headers, internal_error_body
+
+
+class ProblemErrorTask(ErrorTask):
+    """An answer waitress gives without the app, as problem+json."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        given = self.request.headers.get("X_REQUEST_ID", "")
+        rid = given if SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        if error.code == 413:
+            status, code, title = problems.lookup(PayloadTooLarge())
+            detail = f"Bodies are limited to {settings.MAX_BODY_BYTES} bytes."
+        elif error.code >= 500:
+            status, code, title = problems.INTERNAL
+            detail = "An unexpected error occurred; quote the request id when you report it."
+        else:
+            _, code, title = problems.lookup(BadHttpRequest())
+            status, detail = error.code, f"{error.reason}: {error.body}"[:200]
+        body = (problems.body(status, code, title, detail, request_id=rid) if status < 500
+                else internal_error_body(rid))
+        self.status = f"{status} {error.reason}"
+        self.response_headers.extend([("Content-Type", problems.CONTENT_TYPE),
+                                      ("Connection", "close"),
+                                      *extra_headers(rid, [], private=True)])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class Channel(HTTPChannel):
+    error_task_class = ProblemErrorTask
+
+
+def serve(app: Callable) -> None:
+    """Serve `app` until the process is stopped."""
+    server = waitress.create_server(
+        app, host=settings.WEB_HOST, port=settings.WEB_PORT, threads=settings.WEB_THREADS,
+        # waitress's default of 100 connections stalls any load above it.
+        connection_limit=settings.WEB_CONNECTION_LIMIT,
+        # waitress refuses a body of this size or more (see the module docstring).
+        max_request_body_size=settings.MAX_BODY_BYTES + 1,
+        # X-Forwarded-For reaches the app, which believes it only from TRUSTED_PROXIES
+        # (web.inputs.client_address); waitress's own rule knows one proxy, not a list.
+        clear_untrusted_proxy_headers=False,
+        channel_timeout=60, ident="wallet")
+    server.channel_class = Channel
+    server.run()
