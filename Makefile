@@ -26,15 +26,30 @@ TEST_ENV := WALLET_ENV=test DATABASE_URL=mysql://root@127.0.0.1:3306/$(TEST_DB) 
 MUTATE_DB ?= wallet_mutants_test
 MUTATE_REDIS_DB ?= 6
 
-.PHONY: install secrets check migrate run test chaos mutate audit clean
+.PHONY: install install-dev secrets check migrate run test lint chaos mutate audit requirements clean
 
+# What runs the service (requirements.txt), and on top of it what tests it
+# (requirements-dev.txt); both compiled from their .in files by `make requirements`.
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	touch $@
 
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# Re-pin after editing requirements*.in (keeps today's pins where they still fit).
+requirements: install-dev
+	$(BIN)/pip-compile --quiet --strip-extras --no-header --no-emit-index-url \
+		--no-emit-find-links --annotation-style line -o requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet --strip-extras --no-header --no-emit-index-url \
+		--no-emit-find-links --annotation-style line -o requirements-dev.txt requirements-dev.in
 
 secrets: install
 	@$(PY) manage.py secrets
@@ -52,7 +67,14 @@ run: migrate
 audit: secrets
 	$(PY) manage.py audit
 
-test: secrets
+# The project's own rules (pyproject.toml): lint and import order, imports only pointing down
+# a layer, and types below the web.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: install-dev secrets lint
 	@$(TEST_ENV) BROKER_URL=amqp://guest:guest@127.0.0.1:5672/%2F $(PY) manage.py check
 	@$(TEST_ENV) $(PY) manage.py vhost $(TEST_VHOST)
 	@$(TEST_ENV) $(PY) manage.py broker-plugins
@@ -61,12 +83,12 @@ test: secrets
 	$(TEST_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 # The bank test with a nemesis alone (it restarts MariaDB, RabbitMQ and Redis).
-chaos: install
+chaos: install-dev
 	$(MAKE) test PYTEST_ARGS="tests/chaos -s"
 
 # Mutation testing of the money core (mutation/mutants.toml; a few minutes, not part of
 # `make test`): prints the score and the survivors. `MUTANTS="id ..."` runs only those.
-mutate: secrets
+mutate: install-dev secrets
 	@$(TEST_ENV) $(PY) manage.py vhost $(TEST_VHOST)
 	$(TEST_ENV) DATABASE_URL=mysql://root@127.0.0.1:3306/$(MUTATE_DB) \
 		REDIS_URL=redis://127.0.0.1:6379/$(MUTATE_REDIS_DB) PATH="$(CURDIR)/$(BIN):$$PATH" \

@@ -22,11 +22,21 @@ Glossary (one name per thing, everywhere but the public API):
   settle          carry out a pending request: its entries, balances, outcome and
                   notifications, in one transaction.
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
-from peewee import (BigAutoField, BigIntegerField, BooleanField, CharField, CompositeKey,
-                    DateTimeField, ForeignKeyField, IntegerField, Model, TextField)
+from peewee import (
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    CompositeKey,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
 from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
@@ -46,7 +56,7 @@ def database_params(url: str) -> tuple[str, dict]:
 
 def utcnow() -> datetime:
     """Now, in UTC, without tzinfo (how DATETIME columns hold it)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Database(ReconnectMixin, PooledMySQLDatabase):
@@ -121,6 +131,7 @@ class Wallet(BaseModel):
     id = BigAutoField()
     # NULL for the per-currency system accounts (money entering/leaving, fees).
     user = ForeignKeyField(User, null=True, backref="wallets", column_name="user_id")
+    user_id: int | None
     currency = CharField(max_length=3)
     balance = BigIntegerField(default=0)
     version = BigIntegerField(default=0)
@@ -143,6 +154,10 @@ class TransactionRequest(BaseModel):
     fee = BigIntegerField(default=0)
     wallet = ForeignKeyField(Wallet, column_name="wallet_id", backref="+")
     to_wallet = ForeignKeyField(Wallet, null=True, column_name="to_wallet_id", backref="+")
+    # The ids behind the foreign keys, as peewee exposes them (declared for type checkers).
+    user_id: int
+    wallet_id: int
+    to_wallet_id: int | None
     failure_code = CharField(max_length=32, null=True)
     failure_detail = CharField(max_length=255, null=True)
     trace_id = CharField(max_length=64, null=True)
@@ -162,6 +177,8 @@ class Transaction(BaseModel):
     id = BigAutoField()
     request = ForeignKeyField(TransactionRequest, column_name="request_id", backref="entries")
     wallet = ForeignKeyField(Wallet, column_name="wallet_id", backref="+")
+    request_id: int
+    wallet_id: int
     type = CharField(max_length=16)
     amount = BigIntegerField()
     fee = BigIntegerField(default=0)
@@ -185,6 +202,9 @@ class IdempotencyKey(BaseModel):
                               backref="+")
     wallet = ForeignKeyField(Wallet, null=True, column_name="wallet_id", backref="+")
     created_at = Timestamp(default=utcnow)
+    user_id: int
+    request_id: int | None
+    wallet_id: int | None
 
     class Meta:
         table_name = "idempotency_keys"

@@ -6,8 +6,15 @@ import peewee
 
 import settings
 from accounts import auth
-from errors import (EmailTaken, InvalidCredentials, TooManyAttempts, Unauthorized, UsernameTaken,
-                    ValidationError, WrongCurrentPassword)
+from errors import (
+    EmailTaken,
+    InvalidCredentials,
+    TooManyAttempts,
+    Unauthorized,
+    UsernameTaken,
+    ValidationError,
+    WrongCurrentPassword,
+)
 from infra import throttle
 from models import LoginLog, User, db, newest_first, utcnow
 
@@ -80,7 +87,8 @@ def _judge_from_the_login_log(digest: str, ip: str) -> None:
     since = utcnow() - timedelta(seconds=settings.LOGIN_WINDOW_S)
     pair, by_ip, by_email = db.execute_sql(FAILURES_SQL, (digest, digest, since, ip,
                                                           since)).fetchone()
-    for count, limit in zip((pair, by_ip, by_email), throttle.login_limits(digest, ip)):
+    limits = throttle.login_limits(digest, ip)
+    for count, limit in zip((pair, by_ip, by_email), limits, strict=True):
         if count >= limit.limit:
             raise TooManyAttempts(settings.LOGIN_WINDOW_S)
 
@@ -121,7 +129,7 @@ def log_in(*, email: str, password: str, ip: str, user_agent: str) -> tuple[str,
     ok = auth.verify_password(user.password_hash if user else None, password)
     LoginLog.create(user=user, ip_address=ip, user_agent=user_agent, success=ok,
                     email_digest=digest)
-    if not ok:
+    if not ok or user is None:  # (no hash, no match: ok implies a user)
         raise InvalidCredentials("The email or password is wrong.")
     _right_guess(limits)
     return auth.issue_token(user.id, user.token_generation)
@@ -146,7 +154,7 @@ def user_for_token(token: str) -> User:
     row = db.execute_sql(USER_BY_ID, (user_id,)).fetchone()
     if row is None or row[USER_COLUMNS.index("token_generation")] != generation:
         raise Unauthorized("The access token is invalid or expired.")
-    return User(**dict(zip(USER_COLUMNS, row)))
+    return User(**dict(zip(USER_COLUMNS, row, strict=True)))
 
 
 def log_out(user: User) -> None:

@@ -3,8 +3,8 @@ closing (whose money rule, no pending request, is checked by payments/closing.py
 
 Balances are written only by locking/; this module never touches one.
 """
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import peewee
 

@@ -4,8 +4,8 @@
 worker's middleware), then every actor is declared on it, under the queue and actor
 names payments/queues.py gives them.
 """
-from infra import broker
 from actors.middleware import MessageLog, ReleaseBrokenConnections
+from infra import broker
 
 broker.install(middleware=[ReleaseBrokenConnections(), MessageLog()])
 

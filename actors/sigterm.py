@@ -9,7 +9,7 @@ moment is taken for the echo it is; a later one still means "exit now".
 """
 import signal
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # Seconds after a SIGTERM during which another one is taken as its echo.
 ECHO_WINDOW_S = 2.0

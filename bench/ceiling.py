@@ -4,17 +4,17 @@ Sends exactly what `payments.settle.settle_once` sends for a transfer with no fe
 the same functions (payments/settle.py and requests.py, ledger/posting.py, locking/): the
 request joined with its two wallets (no locks), then one compound statement holding the
 version-checked UPDATE with CASE, the entries (one multi-row INSERT), the conditional
-status change and the notifications (one multi-row INSERT), committed in the block. Several threads, each on its own
-connection, settle pre-inserted pending transfer requests between random pairs of seeded
-wallets for a fixed time. The writes are real balanced entries, so the audit stays clean;
-requests left unsettled when time runs out are deleted.
+status change and the notifications (one multi-row INSERT), committed in the block.
+Several threads, each on its own connection, settle pre-inserted pending transfer requests
+between random pairs of seeded wallets for a fixed time. The writes are real balanced
+entries, so the audit stays clean; requests left unsettled when time runs out are deleted.
 """
 import queue
 import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pymysql
 
@@ -46,7 +46,7 @@ class CeilingResult:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def insert_pending(conn: pymysql.connections.Connection, pop: Population, count: int) -> list:

@@ -13,8 +13,16 @@ import pymysql
 
 from bench import load
 from bench.config import JWT_SECRET, PYTHON, ROOT, Sizes
-from bench.measure import (LogCounts, SettleStats, count_log, last_request_id,
-                           latest_deadlock, percentiles, settle_stats, wait_settled)
+from bench.measure import (
+    LogCounts,
+    SettleStats,
+    count_log,
+    last_request_id,
+    latest_deadlock,
+    percentiles,
+    settle_stats,
+    wait_settled,
+)
 from bench.seed import Population
 from bench.stack import Stack
 

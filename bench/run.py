@@ -15,13 +15,22 @@ import os
 import re
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import ceiling, growth, report, seed, table  # noqa: E402
-from bench.config import (FULL, FULL_NAMESPACE, OUT_DIR, QUICK, QUICK_NAMESPACE,  # noqa: E402
-                          SEED_BALANCE_MINOR, WORKER_THREADS, Namespace, stack_env)
+from bench.config import (  # noqa: E402
+    FULL,
+    FULL_NAMESPACE,
+    OUT_DIR,
+    QUICK,
+    QUICK_NAMESPACE,
+    SEED_BALANCE_MINOR,
+    WORKER_THREADS,
+    Namespace,
+    stack_env,
+)
 from bench.db import connect  # noqa: E402
 from bench.phases import Bench, audit, reads, transfers, warm_up  # noqa: E402
 from bench.stack import Stack, WebProcess, flush_redis, free_port, prepare  # noqa: E402
@@ -91,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes, namespace = (QUICK if args.quick else FULL), namespace_of(args)
     began = time.monotonic()
     lock = hold_lock(namespace.database)  # noqa: F841 - held until the process exits
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_id += "-quick" if args.quick else ""
     run_dir = os.path.join(OUT_DIR, run_id)
     os.makedirs(run_dir, exist_ok=True)

@@ -8,7 +8,7 @@ rows never cross the wire one by one. Users, wallets and requests get consecutiv
 ids, so a population is three numbers: user i owns wallet `wallet_base + i`.
 """
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pymysql
 from argon2 import PasswordHasher
@@ -51,7 +51,7 @@ class HistoryWallet:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _next_id(conn: pymysql.connections.Connection, table: str) -> int:

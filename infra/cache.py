@@ -27,10 +27,11 @@ def get(key: str) -> bytes | None:
     if not ENABLED:
         return None
     try:
-        return client.get(key)
+        value = client.get(key)
     except ERRORS as exc:
         log.warning("Redis GET failed, reading from the database instead: %s", exc)
         return None
+    return value if isinstance(value, bytes) else None  # (the client never decodes)
 
 
 def put(key: str, value: bytes | str, *, ttl_s: int = settings.CACHE_TTL_S) -> None:

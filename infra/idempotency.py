@@ -92,7 +92,7 @@ def claim(user_id: int, key: str, fingerprint: str) -> str | None:
                                ex=settings.IDEMPOTENCY_TTL_S)
     except cache.ERRORS:
         return None
-    return None if old is None else old.decode()
+    return old.decode() if isinstance(old, bytes) else None
 
 
 def release(user_id: int, key: str) -> None:

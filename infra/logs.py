@@ -11,12 +11,19 @@ import settings
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 # What every line logged while handling one HTTP request or one message carries
 # (request_id, user_id, actor, attempt...); set by the web and worker middleware.
-CONTEXT: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})
+# (None, not {}, by default: a shared default dict would collect every context's fields.)
+CONTEXT: contextvars.ContextVar[dict | None] = contextvars.ContextVar("log_context",
+                                                                     default=None)
+
+
+def context() -> dict:
+    """The fields bound in this context (a copy: change them through bind and add)."""
+    return dict(CONTEXT.get() or {})
 
 
 def bind(**fields) -> contextvars.Token:
     """Add fields to every line logged in this context until `unbind`."""
-    return CONTEXT.set({**CONTEXT.get(), **fields})
+    return CONTEXT.set({**context(), **fields})
 
 
 def unbind(token: contextvars.Token) -> None:
@@ -25,7 +32,7 @@ def unbind(token: contextvars.Token) -> None:
 
 def add(**fields) -> None:
     """Add fields to the current context (say, the user once the token is checked)."""
-    CONTEXT.get().update(fields)
+    CONTEXT.set({**context(), **fields})
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,7 +46,7 @@ class JsonFormatter(logging.Formatter):
         line = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
                 "level": record.levelname, "process": self.process_name,
                 "logger": record.name, "message": record.getMessage()}
-        line.update(CONTEXT.get())
+        line.update(context())
         line.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)

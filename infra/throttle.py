@@ -14,12 +14,12 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
-from infra import cache
 import settings
 from errors import TooManyAttempts
+from infra import cache
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,9 @@ LOCAL = LocalCounts()
 def _redis_hit(limits: Sequence[Limit]) -> list[tuple[int, float]]:
     pipe = cache.client.pipeline(transaction=True)
     for limit in limits:
-        pipe.incr(limit.key).expire(limit.key, limit.window_s, nx=True).ttl(limit.key)
+        pipe.incr(limit.key)
+        pipe.expire(limit.key, limit.window_s, nx=True)
+        pipe.ttl(limit.key)
     values = pipe.execute()
     return [(values[i], values[i + 2]) for i in range(0, len(values), 3)]
 
@@ -120,7 +122,8 @@ def hit(limits: Sequence[Limit], *, fallback: Callable[[], None] | None = None) 
         counted = LOCAL.hit(limits)
         if fallback is not None:
             fallback()
-    over = [left for limit, (count, left) in zip(limits, counted) if count > limit.limit]
+    over = [left for limit, (count, left) in zip(limits, counted, strict=True)
+            if count > limit.limit]
     if over:
         raise TooManyAttempts(max(1, int(max(over))))
 

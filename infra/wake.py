@@ -12,8 +12,8 @@ import time
 
 import redis
 
-from infra import cache
 import settings
+from infra import cache
 from models import db
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ the newer state the settlement stored, so a lost race leaves no stale balance be
 import json
 from datetime import datetime
 
-from infra import cache
 import settings
+from infra import cache
 from models import Wallet
 
 # KEYS = wallet keys; ARGV = version, payload for each key, then the ttl in seconds.

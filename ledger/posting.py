@@ -14,8 +14,8 @@ The rules:
   fee         whenever a request has one, the fee account takes it
 so a request's entries sum to zero, and a user wallet's entries sum to its balance.
 """
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from errors import InsufficientFunds, SettlementFailed, WalletClosed, WalletGone
 from money import format_amount

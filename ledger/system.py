@@ -2,8 +2,8 @@
 "fees". They are wallet rows without an owner whose balance column is never updated: they
 are hot, so their balance is the sum of their entries and nothing ever locks them.
 """
-from models import Wallet
 from ledger.posting import SystemAccounts
+from models import Wallet
 
 EXTERNAL, FEES = "external", "fees"
 _ids: dict[tuple[str, str], int] = {}

@@ -7,11 +7,13 @@ with BEGIN and COMMIT, that is six round trips; as one `BEGIN NOT ATOMIC ... END
 that checks ROW_COUNT() after each statement and rolls back with a SIGNAL, it is one.
 Every value still travels as a driver-escaped parameter; only constant SQL is joined.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import peewee
-from peewee import __exception_wrapper__ as translated_errors
+
+# peewee translates driver errors into its own inside this context (untyped in its stubs).
+from peewee import __exception_wrapper__ as translated_errors  # type: ignore[attr-defined]
 
 from models import db
 
@@ -77,7 +79,9 @@ def run(*statements: Statement, own_transaction: bool = True, then: str = "") ->
             _roll_back()  # a failed statement leaves the block's transaction open
         code, message = (exc.args + (None, ""))[:2]
         if code == USER_SIGNAL and str(message).startswith(SIGNAL_PREFIX):
-            raise statements[int(str(message)[len(SIGNAL_PREFIX):])].mismatch() from None
+            mismatch = statements[int(str(message)[len(SIGNAL_PREFIX):])].mismatch
+            if mismatch is not None:
+                raise mismatch() from None
         raise
 
 

@@ -1,11 +1,12 @@
 """Version-checked, ascending-order balance updates."""
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import cast
 
 from errors import VersionConflict
-from models import Wallet
 from locking.batch import Statement
+from models import Wallet
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def read_wallets(ids: Iterable[int], *, for_update: bool = False) -> dict[int, W
              .where(Wallet.id.in_(lock_order(ids))).order_by(Wallet.id).tuples())
     if for_update:
         query = query.for_update()
-    return {row[0]: WalletState(*row) for row in query}
+    return {row[0]: WalletState(*row) for row in cast(Iterable[tuple], query)}
 
 
 def balance_update(states: dict[int, WalletState], deltas: dict[int, int], *,
@@ -63,7 +64,7 @@ def balance_update(states: dict[int, WalletState], deltas: dict[int, int], *,
     # One statement for all wallets: the primary-key scan takes them in ascending order.
     case = " ".join("WHEN %s THEN %s" for _ in ids)
     where = " OR ".join("(id = %s AND version = %s)" for _ in ids)
-    params = [x for wid in ids for x in (wid, deltas[wid])]
+    params: list[object] = [x for wid in ids for x in (wid, deltas[wid])]
     params.append(now)
     params += [x for wid in ids for x in (wid, states[wid].version)]
     statement = Statement(

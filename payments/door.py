@@ -5,7 +5,7 @@ Idempotency-Key (one compound statement), and only then handed to its queue; if 
 queue is down the sweeper hands it over later (the outbox pattern).
 """
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import peewee
 
@@ -50,7 +50,7 @@ def _wallet_id(value: object, field: str) -> int:
 def _record(user: User, *, key: str, fingerprint: str, **fields) -> tuple[TransactionRequest, bool]:
     """Insert the pending request, or find the one a concurrent call with this key made."""
     request = TransactionRequest(user=user, status="pending", created_at=utcnow(), sweeps=0,
-                                 trace_id=logs.CONTEXT.get().get("request_id"), **fields)
+                                 trace_id=logs.context().get("request_id"), **fields)
     try:
         # The request and its key's reservation, committed together in one round trip:
         # durable before the 202.

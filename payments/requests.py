@@ -12,8 +12,18 @@ from peewee import SQL, NodeList, Value, fn
 from errors import AlreadySettled
 from ledger.posting import Outcome
 from locking.batch import Statement
-from models import (FAILED, PENDING, STATUSES, SUCCEEDED, Transaction, TransactionRequest, User,
-                    db, newest_first, utcnow)
+from models import (
+    FAILED,
+    PENDING,
+    STATUSES,
+    SUCCEEDED,
+    Transaction,
+    TransactionRequest,
+    User,
+    db,
+    newest_first,
+    utcnow,
+)
 
 INSERT_SQL = (
     "INSERT INTO transaction_requests (user_id, type, status, currency, amount, fee, "

@@ -25,7 +25,7 @@ def send(request: TransactionRequest) -> bool:
         # The HTTP request id travels with the message, so worker log lines carry it.
         current.enqueue(dramatiq.Message(
             queue_name=queue, actor_name=actor, args=(request.id,), kwargs={},
-            options={"trace_id": logs.CONTEXT.get().get("request_id")}))
+            options={"trace_id": logs.context().get("request_id")}))
         return True
     except Exception as exc:  # noqa: BLE001 - any broker failure is covered by the sweeper
         log.warning("Could not enqueue request %s (%s); the sweeper will resend it.",

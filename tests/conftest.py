@@ -23,7 +23,6 @@ os.environ["BROKER_URL"] = "stub://"  # in-process actors only; subprocesses get
 
 import settings  # noqa: E402,F401 - loads the checkout's .env (its secrets) into os.environ
 
-
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
 
 

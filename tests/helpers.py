@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import requests

@@ -9,7 +9,7 @@ the rest, never with a 500. `register()` puts the gauges on `web.metrics.REGISTR
 import logging
 import threading
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import peewee
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric

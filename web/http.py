@@ -5,7 +5,8 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import bottle
 import orjson

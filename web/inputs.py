@@ -11,8 +11,16 @@ import bottle
 
 import settings
 from accounts import users
-from errors import (IdempotencyKeyRequired, InvalidIdempotencyKey, InvalidJson, PayloadTooLarge,
-                    Unauthorized, UnknownField, UnsupportedMediaType, ValidationError)
+from errors import (
+    IdempotencyKeyRequired,
+    InvalidIdempotencyKey,
+    InvalidJson,
+    PayloadTooLarge,
+    Unauthorized,
+    UnknownField,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from infra import logs
 from models import STATUSES, User
 from money import JsonNumber

@@ -6,8 +6,14 @@ each scrape by `web.gauges`. `GET /metrics` renders the registry with `expositio
 Label values are bounded: a route is the Bottle rule that matched (never the raw path),
 a method outside the usual few is "other".
 """
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 REGISTRY = CollectorRegistry()
 # The route label of a request no rule matched (404, and 405 before routing).

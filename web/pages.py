@@ -3,7 +3,7 @@
 The web parses the page asked for (`page_args`), a service returns up to `limit` + 1 rows
 (see models.newest_first), and `rendered_page` renders them with the next cursor.
 """
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import bottle
 

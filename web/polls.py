@@ -7,7 +7,7 @@ them for one user; a poll beyond either is answered at once with the request as 
 import contextlib
 import threading
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 import settings
 

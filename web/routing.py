@@ -4,7 +4,7 @@ A `Routes` table records each route with its Bottle config (say `query={"limit"}
 web.http.KnownQueryOnly); `web/app.py` installs every table on the app, so the app's
 plugins apply to all of them.
 """
-from typing import Callable
+from collections.abc import Callable
 
 import bottle
 

@@ -6,7 +6,7 @@ before it is buffered. What waitress answers itself (that 413, a malformed reque
 problem+json with an X-Request-Id like every other answer, not waitress's plain text.
 """
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import waitress
 from waitress.channel import HTTPChannel

@@ -11,7 +11,7 @@ Queue names come from the callers (payments.queues names the actor queues): this
 knows brokers, not the operations that use them.
 """
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import dramatiq
 import pika
@@ -167,7 +167,7 @@ def dead_letter_counts(queues: Iterable[str]) -> dict[str, int] | None:
             namespace = getattr(current(), "namespace", "dramatiq")
             for queue in queues:
                 pipe.zcard(f"{namespace}:{xq_name(queue)}")
-            return dict(zip(queues, pipe.execute()))
+            return dict(zip(queues, pipe.execute(), strict=True))
         finally:
             client.close()
     counts = _message_counts(xq_name(q) for q in queues)

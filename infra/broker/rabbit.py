@@ -1,6 +1,6 @@
 """RabbitMQ: counts and peeks through the management HTTP API, moves through AMQP."""
 import base64
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import dramatiq
@@ -9,8 +9,15 @@ import requests
 from dramatiq.common import dq_name, xq_name
 
 from errors import BrokerUnavailable, DeadMessageNotFound
-from infra.broker.common import (PEEK_LIMIT, DeadMessage, QueueCounts, check_queue,
-                                 dead_message, fresh, log)
+from infra.broker.common import (
+    PEEK_LIMIT,
+    DeadMessage,
+    QueueCounts,
+    check_queue,
+    dead_message,
+    fresh,
+    log,
+)
 
 TIMEOUT_S = 3
 SCAN_LIMIT = 1000  # dead messages looked through to find one by id
@@ -31,7 +38,7 @@ class RabbitQueues:
         self.connect, self.queues = connect, queues
         parts = urlsplit(management_url)
         self.auth = (parts.username or "guest", parts.password or "guest")
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        netloc = (parts.hostname or "127.0.0.1") + (f":{parts.port}" if parts.port else "")
         self.api = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", ""))
         self.vhost = quote(vhost, safe="")
 
@@ -66,8 +73,8 @@ class RabbitQueues:
             return by_name.get(name, {}).get(key)
 
         def total(name: str) -> int | None:
-            parts = [field(name, "messages_ready"), field(name, "messages_unacknowledged")]
-            return None if None in parts else sum(parts)
+            ready, unacked = field(name, "messages_ready"), field(name, "messages_unacknowledged")
+            return None if ready is None or unacked is None else ready + unacked
 
         return [QueueCounts(q, field(q, "messages_ready"), field(q, "messages_unacknowledged"),
                             total(dq_name(q)), total(xq_name(q))) for q in self.queues]

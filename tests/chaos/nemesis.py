@@ -8,7 +8,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pymysql
 import redis
@@ -29,9 +29,10 @@ def _wait(probe: Callable[[], None], what: str) -> None:
         try:
             probe()
             return
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception as exc:  # noqa: BLE001 - not up yet
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not come back within {READY_TIMEOUT_S} s")
+                raise RuntimeError(f"{what} did not come back within {READY_TIMEOUT_S} s") \
+                    from exc
             time.sleep(0.3)
 
 

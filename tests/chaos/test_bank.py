@@ -19,8 +19,16 @@ import redis
 
 from tests.chaos import nemesis
 from tests.chaos.workload import Client, Record, fee_for
-from tests.helpers import (ROOT, Client as ApiClient, broker_url, scratch_name,
-                           scratch_redis_url, start_sweeper, start_web, start_worker)
+from tests.helpers import (
+    ROOT,
+    broker_url,
+    scratch_name,
+    scratch_redis_url,
+    start_sweeper,
+    start_web,
+    start_worker,
+)
+from tests.helpers import Client as ApiClient
 
 # A database, vhost and Redis db of this run's own (see tests/helpers.py).
 DB_NAME = VHOST = scratch_name("chaos")
@@ -96,7 +104,8 @@ def anomalies_of(record: Record) -> tuple[list[str], Counter]:
         "SELECT r.id, r.type, r.status, r.currency, r.amount, r.fee, r.failure_code, "
         "k.idempotency_key FROM transaction_requests r "
         "LEFT JOIN idempotency_keys k ON k.request_id = r.id")}
-    entries = Counter(dict(sql("SELECT request_id, COUNT(*) FROM transactions GROUP BY request_id")))
+    entries = Counter(dict(sql("SELECT request_id, COUNT(*) FROM transactions "
+                               "GROUP BY request_id")))
     outcomes = Counter(f"{r[2]}" + (f" ({r[6]})" if r[6] else "") for r in rows.values())
     pending = [rid for rid, r in rows.items() if r[2] == "pending"]
     if pending:
@@ -154,7 +163,8 @@ def summary(record: Record, outcomes: Counter, schedule: nemesis.Schedule, quies
     lines = ["| measure | value |", "|---|---|",
              f"| requests accepted (202) | {len(record.accepted)} |"]
     lines += [f"| requests {name} | {n} |" for name, n in sorted(outcomes.items())]
-    lines += [f"| refused at the door: {name} | {n} |" for name, n in sorted(record.refused.items())]
+    lines += [f"| refused at the door: {name} | {n} |"
+              for name, n in sorted(record.refused.items())]
     lines += [f"| re-sent with the same key | {record.resent} |",
               f"| calls retried by clients (5xx, timeouts) | {sum(record.retried_calls.values())} "
               f"({', '.join(f'{k}: {v}' for k, v in record.retried_calls.most_common(4))}) |",

@@ -114,7 +114,8 @@ class Client(threading.Thread):
             return
         request = res.json()
         with self.record.lock:
-            self.record.accepted[request["id"]] = Accepted(request["id"], kind, currency, minor, key)
+            self.record.accepted[request["id"]] = Accepted(request["id"], kind, currency, minor,
+                                                           key)
         if rng.random() < RESEND_SHARE:
             again = self.post(user, path, body, key)
             with self.record.lock:

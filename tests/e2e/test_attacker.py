@@ -20,8 +20,17 @@ from jwt.algorithms import HMACAlgorithm
 
 import settings
 from models import Notification, Transaction, TransactionRequest, Wallet, db
-from tests.helpers import (PASSWORD, ROOT, Client, free_port, is_problem, process_env, start_web,
-                           start_worker, unique)
+from tests.helpers import (
+    PASSWORD,
+    ROOT,
+    Client,
+    free_port,
+    is_problem,
+    process_env,
+    start_web,
+    start_worker,
+    unique,
+)
 
 NEVER_EXISTED = 10**15
 
@@ -345,7 +354,8 @@ FORGERIES = ["alg none", "alg None, capitalised", "HS256 with another key",
              "HS512 with the real secret", "expired", "issued in the future",
              "not valid before a future time", "iat and nbf in the future", "missing sub",
              "missing exp", "missing iat", "missing gen",
-             "a token generation the user has not reached", "sub an integer", "sub a list", "sub not digits",
+             "a token generation the user has not reached", "sub an integer", "sub a list",
+             "sub not digits",
              "sub in non-ASCII digits", "a user that never existed"]
 
 

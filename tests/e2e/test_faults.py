@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 import redis
 
-from ledger import audit
 from infra import health
+from ledger import audit
 from models import Transaction
 from tests.helpers import Client, start_sweeper, start_web, start_worker, wait_for
 

@@ -14,14 +14,22 @@ counted exactly and expected explicitly.
 """
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
 
-from models import (IdempotencyKey, LoginLog, Notification, Transaction, TransactionRequest, User,
-                    Wallet)
+from models import (
+    IdempotencyKey,
+    LoginLog,
+    Notification,
+    Transaction,
+    TransactionRequest,
+    User,
+    Wallet,
+)
 from tests.helpers import PASSWORD, Client, is_problem, unique
 
 MAX_BODY_BYTES = 64 * 1024

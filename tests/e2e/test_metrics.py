@@ -10,8 +10,15 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import (Client, free_port, own_vhost, run_database, start_web, start_worker,
-                           unique)
+from tests.helpers import (
+    Client,
+    free_port,
+    own_vhost,
+    run_database,
+    start_web,
+    start_worker,
+    unique,
+)
 
 DEPOSITS_ROUTE = "/v1/wallets/<wallet_id>/deposits"
 

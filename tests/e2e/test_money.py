@@ -169,9 +169,10 @@ def test_three_hundred_concurrent_transfers_among_ten_wallets_conserve_money(sta
     # Given ten users with 1000.00 each
     users = [Client(stack).sign_up() for _ in range(10)]
     wallets = [u.open_wallet("USD")["id"] for u in users]
-    for user, wallet in zip(users, wallets):
+    for user, wallet in zip(users, wallets, strict=True):
         user.settled(user.deposit(wallet, "1005.03")["id"])  # 1000.00 after the fee
-    total_before = sum(Decimal(u.wallet(w)["balance"]) for u, w in zip(users, wallets))
+    total_before = sum(Decimal(u.wallet(w)["balance"])
+                       for u, w in zip(users, wallets, strict=True))
     assert total_before == Decimal("10000.00")
     rng = random.Random(7)
     plan = []
@@ -188,15 +189,16 @@ def test_three_hundred_concurrent_transfers_among_ten_wallets_conserve_money(sta
     # When 20 client threads send 300 random transfers at once
     with ThreadPoolExecutor(20) as pool:
         ids = list(pool.map(send, plan))
-    outcomes = [users[a].settled(rid) for (a, _, _), rid in zip(plan, ids)]
+    outcomes = [users[a].settled(rid) for (a, _, _), rid in zip(plan, ids, strict=True)]
     # Then every request settled once, most of them moving money (shuffling the plan 2,000
     # ways never left fewer than 238 succeeding), money is conserved, the audit is clean
     assert {o["status"] for o in outcomes} <= {"succeeded", "failed"}
     assert all(o["failure_code"] in (None, "insufficient_funds") for o in outcomes)
     assert sum(o["status"] == "succeeded" for o in outcomes) >= 200
-    total_after = sum(Decimal(u.wallet(w)["balance"]) for u, w in zip(users, wallets))
+    total_after = sum(Decimal(u.wallet(w)["balance"])
+                      for u, w in zip(users, wallets, strict=True))
     assert total_after == total_before
-    for rid, outcome in zip(ids, outcomes):
+    for rid, outcome in zip(ids, outcomes, strict=True):
         entries = entries_of(rid)
         assert len(entries) == (2 if outcome["status"] == "succeeded" else 0)
         assert sum(e.amount for e in entries) == 0

@@ -15,10 +15,9 @@ import pytest
 import requests
 from dramatiq import Message
 
-from payments import door
 import settings
-from payments import settle
 from models import AuditRun, TransactionRequest, User
+from payments import door, settle
 from tests.browser import Browser
 from tests.helpers import free_port, is_problem, start_web, unique
 from web.ops import auth as opsauth

@@ -79,6 +79,15 @@ def test_a_token_of_an_earlier_generation_made_with_the_real_key_is_refused(clie
     assert me(client.base, fresh).status_code == 200
 
 
+def keep_renaming(renamer: Client, changed: threading.Event, renames: list[int]) -> None:
+    """Rename the user over and over until `changed`, and three times more."""
+    n = 0
+    while not changed.is_set() or n < 3:
+        n += 1
+        renames.append(renamer.call("PATCH", "/v1/me", json={
+            "username": f"{renamer.username[:28]}r{n % 10}"}).status_code)
+
+
 def test_username_edits_racing_a_password_change_never_restore_the_old_password(stack):
     # Eight trials: in each, one session renames the user over and over while another
     # changes its password. A rename that saved the whole row it had loaded before the
@@ -88,17 +97,10 @@ def test_username_edits_racing_a_password_change_never_restore_the_old_password(
         renamer = Client(stack).sign_up()
         changer_token = token_of(renamer)
         changed = threading.Event()
-        renames = []
-
-        def keep_renaming():
-            n = 0
-            while not changed.is_set() or n < 3:
-                n += 1
-                renames.append(renamer.call("PATCH", "/v1/me", json={
-                    "username": f"{renamer.username[:28]}r{n % 10}"}).status_code)
+        renames: list[int] = []
 
         # When the password changes while the renames run
-        thread = threading.Thread(target=keep_renaming)
+        thread = threading.Thread(target=keep_renaming, args=(renamer, changed, renames))
         thread.start()
         change = Client(stack).call("PATCH", "/v1/me", json={
             "password": NEW_PASSWORD, "current_password": PASSWORD},

@@ -15,8 +15,8 @@ from decimal import Decimal
 import pika
 import pymysql
 
-from ledger import audit
 import settings
+from ledger import audit
 from models import Transaction, TransactionRequest, database_params
 from tests.helpers import Client, own_vhost, start_web, start_worker, wait_for
 
@@ -72,13 +72,16 @@ def test_a_worker_stopped_with_sigterm_while_holding_messages_loses_and_repeats_
             # Given four users whose wallets were funded by a worker since stopped
             users = [Client(base).sign_up() for _ in range(USERS)]
             wallets = [user.open_wallet("USD")["id"] for user in users]
-            deposits = [user.deposit(w, "1000.00")["id"] for user, w in zip(users, wallets)]
+            deposits = [user.deposit(w, "1000.00")["id"]
+                        for user, w in zip(users, wallets, strict=True)]
             workers.append(start_worker(log_dir, threads=2, BROKER_URL=broker_url))
-            assert {user.settled(rid)["status"] for user, rid in zip(users, deposits)} == \
+            assert {user.settled(rid)["status"]
+                    for user, rid in zip(users, deposits, strict=True)} == \
                 {"succeeded"}
             workers[-1].kill(signal.SIGTERM)
             assert workers[-1].proc.wait(60) == 0, workers[-1].output()[-3000:]
-            total = sum(Decimal(user.wallet(w)["balance"]) for user, w in zip(users, wallets))
+            total = sum(Decimal(user.wallet(w)["balance"])
+                        for user, w in zip(users, wallets, strict=True))
 
             # And 200 transfers queued while no worker runs: 20 among the first three
             # wallets, then 180 around all four
@@ -127,7 +130,7 @@ def test_a_worker_stopped_with_sigterm_while_holding_messages_loses_and_repeats_
             assert counts == {rid: 2 if final[rid] == "succeeded" else 0 for rid in ids}
             # And not a cent was created or lost, and the books balance
             assert sum(Decimal(user.wallet(w)["balance"])
-                       for user, w in zip(users, wallets)) == total
+                       for user, w in zip(users, wallets, strict=True)) == total
             assert all(not rows for rows in audit.findings().values())
         finally:
             if lock is not None:

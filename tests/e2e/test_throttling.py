@@ -135,7 +135,7 @@ def test_wrong_current_passwords_on_patch_me_count_and_then_even_the_right_one_i
 def test_sign_ups_are_throttled_per_client_address(base):
     ip = address()
     answers = []
-    for n in range(4):
+    for _ in range(4):
         name = unique("user_")
         answers.append(Client(base).call("POST", "/v1/users", json={
             "email": f"{name}@example.com", "username": name, "password": PASSWORD},

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from accounts import auth
 import settings
+from accounts import auth
 from tests.helpers import PASSWORD, Client, is_problem, unique
 
 USER_FIELDS = {"id", "email", "username", "created_at", "updated_at"}
@@ -218,7 +218,8 @@ def test_a_user_can_change_its_username(client):
     res = client.call("PATCH", "/v1/me", json={"username": new_name})
     # Then the new name is returned and kept
     assert res.status_code == 200, res.text
-    assert res.json()["username"] == new_name and res.json()["updated_at"] > res.json()["created_at"]
+    assert res.json()["username"] == new_name
+    assert res.json()["updated_at"] > res.json()["created_at"]
     assert client.call("GET", "/v1/me").json()["username"] == new_name
 
 

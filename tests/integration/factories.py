@@ -4,12 +4,11 @@ Requests are accepted with `payments` exactly as the API accepts them (which als
 message on the test process's StubBroker) and settled with `settle.settle`.
 """
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from ledger import audit
-from payments import door
-from payments import settle
 from models import Transaction, TransactionRequest, User, Wallet, db
+from payments import door, settle
 from tests.helpers import unique
 
 
@@ -34,8 +33,9 @@ def accept(wallet: Wallet, kind: str, amount: str, *, key: str | None = None
 
 def accept_transfer(source: Wallet, target: Wallet, amount: str, *, key: str | None = None
                     ) -> TransactionRequest:
-    request, replayed = door.accept_transfer(source.user, key=key or unique("k"), from_wallet_id=source.id,
-        to_wallet_id=target.id, amount=amount)
+    request, replayed = door.accept_transfer(source.user, key=key or unique("k"),
+                                             from_wallet_id=source.id, to_wallet_id=target.id,
+                                             amount=amount)
     assert not replayed and request.status == "pending"
     return request
 

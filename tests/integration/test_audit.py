@@ -15,9 +15,17 @@ import pytest
 from ledger import audit
 from ledger.system import EXTERNAL, system_wallet_id
 from models import Transaction, TransactionRequest, db, utcnow
-from tests.integration.factories import (WALLET_CHECKS, accept, accept_transfer, entries,
-                                         findings_about, never_committed, new_wallet, reloaded,
-                                         settled)
+from tests.integration.factories import (
+    WALLET_CHECKS,
+    accept,
+    accept_transfer,
+    entries,
+    findings_about,
+    never_committed,
+    new_wallet,
+    reloaded,
+    settled,
+)
 
 BALANCE = "user wallet balance equals the sum of its entries"
 ZERO_SUM = "entries of each request sum to zero"

@@ -6,9 +6,9 @@ sender was told it was accepted, so both deletions are refused until nothing is 
 """
 import pytest
 
-from payments import closing, settle
 from errors import WalletNotEmpty
 from models import User, Wallet
+from payments import closing, settle
 from tests.integration.factories import accept, accept_transfer, new_wallet, reloaded, settled
 
 

@@ -10,11 +10,18 @@ the fee account gets the fee as an entry of its own, and the entries sum to zero
 import pytest
 
 import settings
-from payments import settle
 from ledger.system import EXTERNAL, FEES, system_wallet_id
 from models import Wallet
-from tests.integration.factories import (accept, accept_transfer, entries, findings_about,
-                                         new_wallet, reloaded, settled)
+from payments import settle
+from tests.integration.factories import (
+    accept,
+    accept_transfer,
+    entries,
+    findings_about,
+    new_wallet,
+    reloaded,
+    settled,
+)
 
 DEPOSIT_BP, WITHDRAWAL_BP, TRANSFER_BP = 125, 75, 150
 

@@ -6,19 +6,19 @@ condition of the settlement's status change, the compound statement's transactio
 COMMIT, its ROLLBACK after a failed statement), and the row locks of the pessimistic path.
 """
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import peewee
 import pymysql
 import pytest
 
 import settings
-from payments import requests, settle
-from locking import batch as sqlbatch
 from errors import VersionConflict
+from locking import batch as sqlbatch
 from locking import read_wallets
-from models import Notification, Wallet, database_params, db, utcnow
 from locking.batch import Statement
+from models import Notification, Wallet, database_params, db, utcnow
+from payments import requests, settle
 from tests.helpers import unique
 from tests.integration.factories import accept, entries, new_wallet, reloaded
 

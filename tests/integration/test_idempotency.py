@@ -5,14 +5,13 @@ having forgotten it, so only the database's unique key and stored fingerprint ca
 """
 import pytest
 
-from infra import cache
-from payments import door
 from accounts import wallets
 from errors import IdempotencyKeyReused
+from infra import cache
 from models import IdempotencyKey, TransactionRequest, Wallet
+from payments import door
 from tests.helpers import unique
-from tests.integration.factories import (accept, accept_transfer, new_user, new_wallet,
-                                         settled)
+from tests.integration.factories import accept, accept_transfer, new_user, new_wallet, settled
 
 REMEMBERED_BY = ["redis", "the database only"]
 

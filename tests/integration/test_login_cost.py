@@ -2,8 +2,7 @@
 timed): one password verification, against no hash, and the same refusal."""
 import pytest
 
-from accounts import auth
-from accounts import users
+from accounts import auth, users
 from errors import InvalidCredentials
 from tests.helpers import unique
 

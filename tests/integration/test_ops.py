@@ -10,11 +10,20 @@ import dramatiq
 import pytest
 from dramatiq import Message
 
-from ledger import audit
-from payments import door, requests, rerun, settle
 from errors import NotRerunnable
-from models import (STATUSES, AuditRun, Notification, Transaction, TransactionRequest, User,
-                    Wallet, db, utcnow)
+from ledger import audit
+from models import (
+    STATUSES,
+    AuditRun,
+    Notification,
+    Transaction,
+    TransactionRequest,
+    User,
+    Wallet,
+    db,
+    utcnow,
+)
+from payments import door, requests, rerun, settle
 from tests.helpers import unique
 from tests.integration.factories import never_committed
 

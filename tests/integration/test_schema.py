@@ -16,8 +16,16 @@ from peewee_migrate import Router
 
 import manage
 import settings
-from models import (IdempotencyKey, Notification, TransactionRequest, User, Wallet,
-                    database_params, db, utcnow)
+from models import (
+    IdempotencyKey,
+    Notification,
+    TransactionRequest,
+    User,
+    Wallet,
+    database_params,
+    db,
+    utcnow,
+)
 from tests.helpers import ROOT, free_port, process_env, unique
 
 TABLES = {"users", "wallets", "transaction_requests", "transactions", "idempotency_keys",

@@ -4,11 +4,9 @@ client pointed at a port where nothing listens)."""
 import pytest
 import redis
 
-from accounts import auth
-from infra import cache
-from infra import throttle
-from accounts import users
+from accounts import auth, users
 from errors import InvalidCredentials, TooManyAttempts, Unauthorized, WrongCurrentPassword
+from infra import cache, throttle
 from models import User
 from tests.helpers import free_port, unique
 

@@ -16,19 +16,25 @@ import pymysql
 import pytest
 from dramatiq import Message, Worker
 
-from ledger import audit
-from infra import cache
-from payments import door
 import settings
-from payments import settle
-from payments import sweep as sweeper
-from infra import wallet_cache
 from actors import settle_deposit, settle_transfer
-from infra.broker import current as current_broker
 from errors import VersionConflict
+from infra import cache, wallet_cache
+from infra.broker import current as current_broker
+from ledger import audit
 from ledger.system import EXTERNAL, FEES, system_wallet_id
-from models import (Notification, Transaction, TransactionRequest, User, Wallet,
-                    database_params, db, utcnow)
+from models import (
+    Notification,
+    Transaction,
+    TransactionRequest,
+    User,
+    Wallet,
+    database_params,
+    db,
+    utcnow,
+)
+from payments import door, settle
+from payments import sweep as sweeper
 from tests.helpers import broker_url, free_port, scratch_name, unique
 
 JOIN_TIMEOUT_MS = 30_000
@@ -386,7 +392,7 @@ def test_two_settlers_racing_on_one_request_apply_it_once():
         barrier = threading.Barrier(2)
         seen: list[str] = []
 
-        def race(_: int) -> None:
+        def race(_: int, barrier=barrier, seen=seen, request=request) -> None:
             barrier.wait(10)
             seen.append(settle.settle(request.id))
 

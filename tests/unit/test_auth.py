@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from accounts import auth
 import settings
+from accounts import auth
 from errors import InvalidCursor, Unauthorized
 from web import cursor
 

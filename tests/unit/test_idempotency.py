@@ -1,8 +1,8 @@
 """Idempotency fingerprints: what makes two calls "the same" (pure: no Redis, no database)."""
 import pytest
 
-from infra import idempotency
 from errors import IdempotencyKeyReused
+from infra import idempotency
 from money import canonical_amount
 
 

@@ -44,5 +44,5 @@ def test_lock_order_is_the_sorted_set_of_its_input_for_any_ids(ids):
     ordered = lock_order(ids)
 
     # Then the result is strictly ascending and holds exactly the distinct ids
-    assert all(a < b for a, b in zip(ordered, ordered[1:]))
+    assert all(a < b for a, b in zip(ordered, ordered[1:], strict=False))
     assert set(ordered) == set(ids) and len(ordered) == len(set(ids))

@@ -3,13 +3,14 @@ from decimal import Decimal
 
 import iso4217
 import pytest
-from hypothesis import assume, given, settings as hypothesis_settings, strategies as st
+from hypothesis import assume, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 import money
 import settings
 from errors import InvalidAmount, UnsupportedCurrency, ValidationError
-from money import (JsonNumber, canonical_amount, fee_for, format_amount, parse_amount,
-                   parse_currency)
+from money import JsonNumber, canonical_amount, fee_for, format_amount, parse_amount, parse_currency
 
 CURRENCIES = sorted(money.MINOR_UNITS)
 

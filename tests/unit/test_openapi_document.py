@@ -13,8 +13,8 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from web.openapi import public as openapi
 from web.openapi import ops as openapi_ops
+from web.openapi import public as openapi
 from web.problems import INTERNAL, PROBLEMS
 
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
@@ -160,7 +160,7 @@ def test_idempotent_posts_require_the_idempotency_key_header(doc):
 
 
 def test_every_paged_list_takes_limit_and_cursor(doc):
-    for method, path, op in operations(doc):
+    for _, path, op in operations(doc):
         names = {deref(doc, p)["name"] for p in op["parameters"]}
         assert ({"limit", "cursor"} <= names) == (path in PAGED)
     limit = doc["components"]["parameters"]["Limit"]["schema"]

@@ -2,8 +2,8 @@
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from payments.requests import Stats as RequestStats
 from infra.broker import DeadMessage, QueueCounts
+from payments.requests import Stats as RequestStats
 from web.ops import html as ops_html
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)

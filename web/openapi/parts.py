@@ -155,7 +155,7 @@ def problem_example(status: int, code: str) -> Schema:
     value = {"type": f"urn:wallet:problem:{code}", "title": title, "status": status,
              "detail": title + ".", "code": code, "request_id": "4f1c2b7e9d0a4c6b8e1f2a3b4c5d6e7f"}
     if code in FIELD_ERRORS:
-        value["errors"] = [dict(zip(("field", "message"), FIELD_ERRORS[code]))]
+        value["errors"] = [dict(zip(("field", "message"), FIELD_ERRORS[code], strict=True))]
     return {"summary": code, "value": value}
 
 

@@ -4,8 +4,24 @@ It follows the HTTP contract (API.md) and the code; its parts (schemas, problems
 examples, helpers) are in `parts`. It is mostly data, built once per process. The ops
 page has a document of its own, for operators only (see `ops`).
 """
-from web.openapi.parts import (CURSOR, DONE, LOGIN, NOTE, REQUEST, TRANSACTION, USER, WALLET,
-                               T0, Schema, assemble, operation, param, path_id, ref, success)
+from web.openapi.parts import (
+    CURSOR,
+    DONE,
+    LOGIN,
+    NOTE,
+    REQUEST,
+    T0,
+    TRANSACTION,
+    USER,
+    WALLET,
+    Schema,
+    assemble,
+    operation,
+    param,
+    path_id,
+    ref,
+    success,
+)
 
 _document: dict | None = None
 

@@ -19,8 +19,14 @@ import bottle
 
 import settings
 from accounts import operators
-from errors import (CsrfRejected, PayloadTooLarge, Unauthorized, UnknownField,
-                    UnsupportedMediaType, ValidationError)
+from errors import (
+    CsrfRejected,
+    PayloadTooLarge,
+    Unauthorized,
+    UnknownField,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from infra import throttle
 from web.inputs import client_address
 

@@ -3,7 +3,7 @@
 Every value that reaches the page goes through `html.escape`, whatever its source.
 """
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -87,7 +87,7 @@ def when(moment: datetime) -> str:
 
 
 def utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
 
 
 def count(value) -> str:
