@@ -46,19 +46,18 @@ def read_wallets(ids: Iterable[int], *, for_update: bool = False) -> dict[int, W
 
 
 def balance_update(states: dict[int, WalletState], deltas: dict[int, int], *,
-                   now: datetime) -> tuple[Statement, dict[int, int]]:
+                   now: datetime) -> Statement:
     """The one version-checked UPDATE that adds `deltas` to the balances.
 
-    Run it (see sqlbatch) inside the transaction that read `states`; the caller has
-    already checked funds.
+    Run it (see locking/batch.py) inside the transaction that read `states`; the caller
+    has already checked funds (the posting rules did).
 
     Parameters:
       states: the wallets as read at the start of the attempt.
       deltas: the signed change per wallet id, in minor units.
 
     Returns:
-      The statement, which raises VersionConflict unless it changes every wallet, and the
-      balance of each wallet after it.
+      The statement, which raises VersionConflict unless it changes every wallet.
     """
     ids = lock_order(deltas)
     # One statement for all wallets: the primary-key scan takes them in ascending order.
@@ -67,8 +66,7 @@ def balance_update(states: dict[int, WalletState], deltas: dict[int, int], *,
     params: list[object] = [x for wid in ids for x in (wid, deltas[wid])]
     params.append(now)
     params += [x for wid in ids for x in (wid, states[wid].version)]
-    statement = Statement(
+    return Statement(
         f"UPDATE wallets SET balance = balance + CASE id {case} END, version = version + 1, "
         f"updated_at = %s WHERE {where}", tuple(params), rows=len(ids),
         mismatch=lambda: VersionConflict(ids[0]))
-    return statement, {wid: states[wid].balance + deltas[wid] for wid in ids}

@@ -45,7 +45,7 @@ def writes(outcome: posting.Outcome, states: dict[int, WalletState], deltas: dic
     succeeded, then its status change (guarded) and its notifications."""
     out = []
     if outcome.succeeded and deltas:
-        out.append(balance_update(states, deltas, now=now)[0])
+        out.append(balance_update(states, deltas, now=now))
     if outcome.entries:
         out.append(entries_insert(outcome.order.id, outcome.entries, now=now))
     out.append(requests.finish(outcome, now=now))
