@@ -2,7 +2,7 @@
 import peewee
 
 import settings
-from errors import SettlementFailed, VersionConflict
+from errors import VersionConflict
 from payments.queues import GIVE_UP_ACTOR
 
 # Errors that say "try again later": conflicts, deadlocks, lock waits, lost connections.
@@ -19,7 +19,6 @@ def retry_when(retries_so_far: int, exception: BaseException) -> bool:
 
 SETTLE = {
     "retry_when": retry_when,
-    "throws": (SettlementFailed,),
     "min_backoff": settings.MIN_BACKOFF_MS,
     "max_backoff": settings.MAX_BACKOFF_MS,
     "on_retry_exhausted": GIVE_UP_ACTOR,

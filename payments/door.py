@@ -14,7 +14,7 @@ from accounts.wallets import DoorWallet, at_the_door
 from errors import CurrencyMismatch, SameWallet, ValidationError, WalletError, WalletNotFound
 from infra import idempotency, logs
 from locking.batch import Statement, run
-from models import TransactionRequest, User, utcnow
+from models import PENDING, TransactionRequest, User, utcnow
 from money import canonical_amount, fee_for, parse_amount
 from payments import requests
 from payments.send import send
@@ -49,7 +49,7 @@ def _wallet_id(value: object, field: str) -> int:
 
 def _record(user: User, *, key: str, fingerprint: str, **fields) -> tuple[TransactionRequest, bool]:
     """Insert the pending request, or find the one a concurrent call with this key made."""
-    request = TransactionRequest(user=user, status="pending", created_at=utcnow(), sweeps=0,
+    request = TransactionRequest(user=user, status=PENDING, created_at=utcnow(), sweeps=0,
                                  trace_id=logs.context().get("request_id"), **fields)
     try:
         # The request and its key's reservation, committed together in one round trip:

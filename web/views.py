@@ -1,7 +1,7 @@
 """JSON shapes of the API's resources, from model rows. Pure functions."""
 from datetime import datetime
 
-from models import LoginLog, Notification, Transaction, TransactionRequest, User, Wallet
+from models import PENDING, LoginLog, Notification, Transaction, TransactionRequest, User, Wallet
 from money import format_amount
 
 
@@ -40,7 +40,7 @@ def request(row: TransactionRequest) -> dict:
 
 def request_as_accepted(row: TransactionRequest) -> dict:
     """The request exactly as the 202 that accepted it showed it (for idempotent replays)."""
-    return {**request(row), "status": "pending", "failure_code": None, "failure_detail": None,
+    return {**request(row), "status": PENDING, "failure_code": None, "failure_detail": None,
             "completed_at": None}
 
 

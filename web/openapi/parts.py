@@ -4,6 +4,7 @@ examples, and `assemble`, which puts a document together.
 """
 from typing import Any
 
+from models import STATUSES
 from web.problems import INTERNAL, PROBLEMS
 
 Schema = dict[str, Any]
@@ -81,7 +82,7 @@ SCHEMAS: dict[str, Schema] = {
         "created_at": TIME}, description="One ledger entry of a wallet."),
     "Request": obj({
         "id": ID, "type": {"type": "string", "enum": ["deposit", "withdrawal", "transfer"]},
-        "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+        "status": {"type": "string", "enum": list(STATUSES)},
         "currency": CURRENCY, "amount": MONEY, "fee": MONEY, "wallet_id": ID,
         "to_wallet_id": nullable(ID),
         "failure_code": nullable({"type": "string", "enum": FAILURE_CODES}),

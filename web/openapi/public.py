@@ -4,6 +4,7 @@ It follows the HTTP contract (API.md) and the code; its parts (schemas, problems
 examples, helpers) are in `parts`. It is mostly data, built once per process. The ops
 page has a document of its own, for operators only (see `ops`).
 """
+from models import STATUSES
 from web.openapi.parts import (
     CURSOR,
     DONE,
@@ -163,8 +164,8 @@ def paths() -> dict[str, Schema]:
             "list_requests", "The caller's requests", "requests",
             {"200": success("A page of requests.", ref("RequestPage"),
                             {"items": [DONE], "next_cursor": None})},
-            params=(param("status", "query", {"type": "string", "enum": [
-                "pending", "succeeded", "failed"]}, "Only requests in this status."),),
+            params=(param("status", "query", {"type": "string", "enum": list(STATUSES)},
+                          "Only requests in this status."),),
             paged=True)},
         "/v1/notifications": {"get": operation(
             "list_notifications", "The caller's notifications", "notifications",
