@@ -116,6 +116,10 @@ MIN_BACKOFF_MS = _int("MIN_BACKOFF_MS", 10)
 MAX_BACKOFF_MS = _int("MAX_BACKOFF_MS", 5_000)
 # Version conflicts on one attempt before it takes the wallet rows with SELECT ... FOR UPDATE.
 OPTIMISTIC_TRIES = _int("OPTIMISTIC_TRIES", 2)
+# Requests a worker process settles in one transaction at most, and how long the first of
+# a batch waits for others to join it (a batch being written gathers the next meanwhile).
+SETTLE_BATCH_MAX_REQUESTS = _int("SETTLE_BATCH_MAX_REQUESTS", 64)
+SETTLE_BATCH_WAIT_MS = _int("SETTLE_BATCH_WAIT_MS", 2)
 # Seconds a request may stay pending before the sweeper sends it again.
 SWEEP_AFTER_S = _int("SWEEP_AFTER_S", 5)
 # While its queue has a backlog, a pending request is re-sent only once this old (seconds).

@@ -1,26 +1,30 @@
-"""The settling actors, one per request type and queue (see payments/queues.py)."""
+"""The settling actors, one per request type and queue (see payments/queues.py).
+
+Each hands its request to the process's batcher (payments/batches.py), which settles the
+requests the worker's threads hold together, and returns once that batch committed.
+"""
 import dramatiq
 
 from actors.options import SETTLE
-from payments import settle
+from payments.batches import BATCHER
 from payments.queues import SETTLERS
 
 
 @dramatiq.actor(queue_name=SETTLERS["deposit"][0], actor_name=SETTLERS["deposit"][1], **SETTLE)
 def settle_deposit(request_id: int) -> None:
     """Carry out deposit request `request_id`; safe to run twice."""
-    settle.settle(request_id)
+    BATCHER.settle(request_id)
 
 
 @dramatiq.actor(queue_name=SETTLERS["withdrawal"][0], actor_name=SETTLERS["withdrawal"][1],
                 **SETTLE)
 def settle_withdrawal(request_id: int) -> None:
     """Carry out withdrawal request `request_id`; safe to run twice."""
-    settle.settle(request_id)
+    BATCHER.settle(request_id)
 
 
 @dramatiq.actor(queue_name=SETTLERS["transfer"][0], actor_name=SETTLERS["transfer"][1],
                 **SETTLE)
 def settle_transfer(request_id: int) -> None:
     """Carry out transfer request `request_id`; safe to run twice."""
-    settle.settle(request_id)
+    BATCHER.settle(request_id)

@@ -25,9 +25,9 @@ SEED_BALANCE_MINOR = 1_000_000
 # Transfers move a random 1 to MAX_TRANSFER_CENTS cents.
 MAX_TRANSFER_CENTS = 9
 # Thread count of each worker process, as in the Procfile.
-WORKER_THREADS = 8
+WORKER_THREADS = 32
 # The Procfile command line this harness expects; a change to it must be mirrored here.
-PROCFILE_WORKER = "dramatiq actors --processes 1 --threads 8"
+PROCFILE_WORKER = "dramatiq actors --processes 1 --threads 32"
 
 
 @dataclass(frozen=True)

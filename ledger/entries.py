@@ -4,6 +4,7 @@ A request's entries are written in one INSERT, in the same transaction as the ba
 and the request's outcome; a second INSERT for the same request fails on the unique
 (request, wallet, type) key. A wallet's entries are read newest first, a page at a time.
 """
+from collections.abc import Sequence
 from datetime import datetime
 
 from ledger.posting import Entry
@@ -11,17 +12,22 @@ from locking.batch import Statement
 from models import Transaction, newest_first
 
 
-def entries_insert(request_id: int, entries: list[Entry] | tuple[Entry, ...], *,
+def entries_insert(by_request: Sequence[tuple[int, Sequence[Entry]]], *,
                    now: datetime) -> Statement:
-    """The one INSERT of a request's entries.
+    """The one INSERT of the entries of every request of a settlement.
+
+    Parameters:
+      by_request: each request's id and its entries.
 
     Raises:
-      ValueError: when the entries do not sum to zero (a bug; nothing is written).
+      ValueError: when a request's entries do not sum to zero (a bug; nothing is written).
     """
-    if sum(e.amount for e in entries) != 0:
-        raise ValueError(f"entries of request {request_id} do not balance")
-    rows = ", ".join("(%s, %s, %s, %s, %s, %s, %s, %s)" for _ in entries)
-    params = tuple(x for e in entries for x in (
+    for request_id, entries in by_request:
+        if sum(e.amount for e in entries) != 0:
+            raise ValueError(f"entries of request {request_id} do not balance")
+    rows = ", ".join("(%s, %s, %s, %s, %s, %s, %s, %s)" for _, entries in by_request
+                     for _ in entries)
+    params = tuple(x for request_id, entries in by_request for e in entries for x in (
         request_id, e.wallet_id, e.type, e.amount, e.fee, e.balance_after,
         e.counterparty_wallet_id, now))
     return Statement("INSERT INTO transactions (request_id, wallet_id, type, amount, fee, "

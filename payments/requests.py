@@ -29,15 +29,17 @@ INSERT_SQL = (
     "INSERT INTO transaction_requests (user_id, type, status, currency, amount, fee, "
     "wallet_id, to_wallet_id, trace_id, sweeps, created_at) "
     "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s, 0, %s)")
-# One round trip for a request and its wallets; no locks: the version-checked update and
+# One round trip for requests and their wallets; no locks: the version-checked update and
 # the conditional status change are what make a settlement attempt safe.
 READ_FOR_SETTLEMENT_SQL = (
     "SELECT r.id, r.user_id, r.type, r.status, r.currency, r.amount, r.fee, r.wallet_id, "
     "r.to_wallet_id, w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, "
     "w.created_at FROM transaction_requests r LEFT JOIN wallets w "
-    "ON w.id = r.wallet_id OR w.id = r.to_wallet_id WHERE r.id = %s")
-FINISH_SQL = ("UPDATE transaction_requests SET status = %s, failure_code = %s, "
-              "failure_detail = %s, completed_at = %s WHERE id = %s AND status = 'pending'")
+    "ON w.id = r.wallet_id OR w.id = r.to_wallet_id WHERE r.id IN ({ids})")
+# Every outcome of a batch in one statement; `status = 'pending'` is the guard.
+FINISH_SQL = ("UPDATE transaction_requests SET status = CASE id {status} END, "
+              "failure_code = CASE id {code} END, failure_detail = CASE id {detail} END, "
+              "completed_at = %s WHERE id IN ({ids}) AND status = 'pending'")
 # Both answered from the (status, created_at) index.
 COUNT_SQL = ("SELECT status, COUNT(*) FROM transaction_requests "
              "FORCE INDEX (requests_status_created) GROUP BY status")
@@ -88,24 +90,38 @@ def page_of(user: User, *, status: str | None, limit: int,
                         index="requests_user_status" if status else "requests_user_id")
 
 
-def for_settlement(request_id: int) -> tuple[Facts | None, list[tuple]]:
-    """The request and the rows of the wallets it names (id, user_id, currency, balance,
-    version, deleted_at, created_at); a missing wallet is simply absent."""
-    rows = db.execute_sql(READ_FOR_SETTLEMENT_SQL, (request_id,)).fetchall()
-    if not rows:
-        return None, []
-    return Facts(*rows[0][:9]), [row[9:] for row in rows if row[9] is not None]
+def _marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
 
 
-def finish(outcome: Outcome, *, now: datetime) -> Statement:
-    """The request's move out of `pending`, guarded: it matches no row (AlreadySettled)
-    when something else settled it first."""
-    order, failure = outcome.order, outcome.failure
-    status = SUCCEEDED if failure is None else FAILED
-    code = None if failure is None else failure.code
-    detail = None if failure is None else (failure.detail or None)
-    return Statement(FINISH_SQL, (status, code, detail and detail[:255], now, order.id), rows=1,
-                     mismatch=lambda: AlreadySettled(f"request {order.id}"))
+def for_settlement(request_ids: list[int]) -> tuple[list[Facts], list[tuple]]:
+    """The requests (those that exist) and the rows of the wallets they name (id,
+    user_id, currency, balance, version, deleted_at, created_at), in one round trip; a
+    missing wallet is simply absent."""
+    rows = db.execute_sql(READ_FOR_SETTLEMENT_SQL.format(ids=_marks(len(request_ids))),
+                          tuple(request_ids)).fetchall()
+    facts = {row[0]: Facts(*row[:9]) for row in rows}
+    wallets = {row[9]: row[9:] for row in rows if row[9] is not None}
+    return sorted(facts.values(), key=lambda f: f.id), list(wallets.values())
+
+
+def finish(outcomes: list[Outcome], *, now: datetime) -> Statement:
+    """The move of every outcome's request out of `pending`, in one statement, guarded: it
+    matches fewer rows (AlreadySettled) when something else settled one first."""
+    when = " ".join(["WHEN %s THEN %s"] * len(outcomes))
+    ids = [o.order.id for o in outcomes]
+    params: list[object] = []
+    for column in ("status", "code", "detail"):
+        for outcome in outcomes:
+            failure = outcome.failure
+            value = (SUCCEEDED if failure is None else FAILED) if column == "status" else \
+                (None if failure is None else failure.code) if column == "code" else \
+                (None if failure is None or not failure.detail else failure.detail[:255])
+            params += [outcome.order.id, value]
+    return Statement(FINISH_SQL.format(status=when, code=when, detail=when,
+                                       ids=_marks(len(ids))),
+                     (*params, now, *ids), rows=len(ids),
+                     mismatch=lambda: AlreadySettled(f"one of requests {ids}"))
 
 
 def pending_for(wallet_ids: list[int]) -> bool:

@@ -1,11 +1,14 @@
-"""Carrying out a money request: the one function every settling actor calls.
+"""Carrying out money requests, several in one transaction: what every settling actor calls.
 
-`settle(request_id)` is safe to run any number of times, concurrently or not. An attempt
-reads the request and its wallets once, lets the posting rules (ledger/posting.py) decide
-the outcome, and writes everything it decided (balances, entries, status, notifications)
-in one all-or-nothing compound statement: the balances only if no wallet changed since
-they were read (version check), the status only while the request is still `pending`. A
-racing attempt rolls back whole.
+`settle_batch(request_ids)` is safe to run any number of times, concurrently or not. An
+attempt reads the requests and their wallets once, lets the posting rules
+(ledger/posting.py) decide each outcome in order (a later request sees the earlier ones'
+effect; one failing leaves the others alone), and writes everything decided in one
+all-or-nothing compound statement: one version-checked UPDATE of every wallet with its net
+delta (ascending ids: a hot wallet is written once per batch), the entries, the status
+changes (only while each request is still `pending`) and the notifications. A racing
+attempt rolls back whole and is retried; after OPTIMISTIC_TRIES conflicts the wallets are
+taken FOR UPDATE. `payments/batches.py` gathers the requests a worker's threads hold.
 """
 import logging
 from datetime import datetime
@@ -39,89 +42,103 @@ def accounts_of(states: dict[int, WalletState]) -> dict[int, posting.Account]:
             for s in states.values() if s.user_id is not None}
 
 
-def writes(outcome: posting.Outcome, states: dict[int, WalletState], deltas: dict[int, int], *,
-           now: datetime) -> list[Statement]:
-    """Everything one outcome writes: balances (version-checked) and entries if it
-    succeeded, then its status change (guarded) and its notifications."""
+def writes(outcomes: list[posting.Outcome], states: dict[int, WalletState],
+           deltas: dict[int, int], *, now: datetime) -> list[Statement]:
+    """Everything a batch's outcomes write: one version-checked balance update with the net
+    deltas, the entries of those that succeeded, the guarded status changes and the
+    notifications."""
     out = []
-    if outcome.succeeded and deltas:
+    if deltas:
         out.append(balance_update(states, deltas, now=now))
-    if outcome.entries:
-        out.append(entries_insert(outcome.order.id, outcome.entries, now=now))
-    out.append(requests.finish(outcome, now=now))
-    out.append(notifications.insert(notifications.for_outcome(outcome), now=now))
+    entries = [(o.order.id, o.entries) for o in outcomes if o.entries]
+    if entries:
+        out.append(entries_insert(entries, now=now))
+    out.append(requests.finish(outcomes, now=now))
+    out.append(notifications.insert([note for o in outcomes
+                                     for note in notifications.for_outcome(o)], now=now))
     return out
 
 
-def _apply(facts: Facts, states: dict[int, WalletState], now: datetime, *,
-           own_transaction: bool) -> tuple[posting.Outcome, dict[int, int]]:
-    """Decide and write the request's outcome in one round trip.
+def _cached(states: dict[int, WalletState], balances: dict[int, int], now: datetime) -> list:
+    """The wallets' new states, for the versioned cache (one version bump per batch)."""
+    return [{"id": wid, "user_id": states[wid].user_id, "currency": states[wid].currency,
+             "balance": balance, "version": states[wid].version + 1,
+             "created_at": states[wid].created_at, "updated_at": now, "deleted": False}
+            for wid, balance in balances.items()]
+
+
+def attempt(request_ids: list[int], *, for_update: bool = False) -> dict[int, str]:
+    """One attempt at a batch: one read, one all-or-nothing write.
 
     Returns:
-      The outcome, and the new balance of each wallet it changed.
-    """
-    accounts = accounts_of(states)
-    result = posting.post([order_of(facts)], accounts, system.accounts_for({facts.currency}))
-    [outcome] = result.outcomes
-    deltas = result.deltas(accounts)
-    run(*writes(outcome, states, deltas, now=now), own_transaction=own_transaction)
-    return outcome, {wid: result.balances[wid] for wid in deltas}
-
-
-def settle_once(request_id: int, *, for_update: bool = False) -> str:
-    """One attempt at a request: one read, one all-or-nothing write.
-
-    Returns:
-      NOOP when the request is unknown or already settled, else SUCCEEDED or FAILED.
+      Each request's outcome: NOOP (unknown, or settled already), SUCCEEDED or FAILED.
 
     Raises:
-      VersionConflict: a wallet changed under the attempt; nothing was written.
+      VersionConflict, AlreadySettled: something changed under the attempt; nothing was
+        written.
     """
-    facts, rows = requests.for_settlement(request_id)
-    if facts is None:
-        return NOOP
-    if facts.status != PENDING:
+    found, rows = requests.for_settlement(request_ids)
+    outcomes = dict.fromkeys(request_ids, NOOP)
+    done = [f.id for f in found if f.status != PENDING]
+    if done:
         # Settled by an earlier delivery that may have died before announcing it.
-        settled.announce([request_id], [])
-        return NOOP
+        settled.announce(done, [])
+    pending = [f for f in found if f.status == PENDING]
+    if not pending:
+        return outcomes
     states = {row[0]: WalletState(*row) for row in rows}
     now = utcnow()
-    try:
-        if for_update:
-            with db.atomic():
-                states = read_wallets([facts.wallet_id, facts.to_wallet_id or facts.wallet_id],
-                                      for_update=True)
-                outcome, balances = _apply(facts, states, now, own_transaction=False)
-        else:
-            outcome, balances = _apply(facts, states, now, own_transaction=True)
-    except AlreadySettled:
-        return NOOP
-    settled.announce([request_id], [
-        {"id": wid, "user_id": states[wid].user_id, "currency": states[wid].currency,
-         "balance": balance, "version": states[wid].version + 1,
-         "created_at": states[wid].created_at, "updated_at": now, "deleted": False}
-        for wid, balance in balances.items()])
-    return SUCCEEDED if outcome.succeeded else FAILED
+
+    def decide_and_write(own_transaction: bool) -> tuple[posting.Posting, dict[int, int]]:
+        accounts = accounts_of(states)
+        result = posting.post([order_of(f) for f in pending], accounts,
+                              system.accounts_for({f.currency for f in pending}))
+        deltas = result.deltas(accounts)
+        run(*writes(result.outcomes, states, deltas, now=now), own_transaction=own_transaction)
+        return result, {wid: result.balances[wid] for wid in deltas}
+
+    if for_update:
+        with db.atomic():
+            states = read_wallets({w for f in pending for w in (f.wallet_id, f.to_wallet_id)
+                                   if w is not None}, for_update=True)
+            result, changed = decide_and_write(own_transaction=False)
+    else:
+        result, changed = decide_and_write(own_transaction=True)
+    log.info("Settled a batch of %s requests (%s succeeded).", len(pending),
+             sum(o.succeeded for o in result.outcomes),
+             extra={"batch_size": len(pending), "pessimistic": for_update})
+    settled.announce([f.id for f in pending], _cached(states, changed, now))
+    for outcome in result.outcomes:
+        outcomes[outcome.order.id] = SUCCEEDED if outcome.succeeded else FAILED
+    return outcomes
 
 
-def settle(request_id: int) -> str:
-    """Carry out a request exactly once, however often it is called.
+def settle_batch(request_ids: list[int]) -> dict[int, str]:
+    """Carry out requests exactly once, however often and however batched they are.
 
     Tries optimistically (version-checked updates) OPTIMISTIC_TRIES times, then takes the
-    wallets with SELECT ... FOR UPDATE in ascending id order, which cannot conflict.
+    wallets with SELECT ... FOR UPDATE in ascending id order, which cannot conflict. A
+    request that something else settled meanwhile (AlreadySettled) drops out at the next
+    attempt's read.
 
     Raises:
       VersionConflict, or a database error: transient; the caller retries later.
     """
-    for attempt in range(settings.OPTIMISTIC_TRIES + 1):
-        pessimistic = attempt >= settings.OPTIMISTIC_TRIES
+    for tries in range(settings.OPTIMISTIC_TRIES + 1):
+        pessimistic = tries >= settings.OPTIMISTIC_TRIES
         try:
-            return settle_once(request_id, for_update=pessimistic)
-        except VersionConflict:
-            log.info("Version conflict settling request %s (attempt %s).", request_id, attempt + 1)
-            if pessimistic:
+            return attempt(request_ids, for_update=pessimistic)
+        except (VersionConflict, AlreadySettled) as exc:
+            log.info("Version conflict settling requests %s (attempt %s): %s",
+                     request_ids, tries + 1, type(exc).__name__)
+            if pessimistic and isinstance(exc, VersionConflict):
                 raise
-    raise AssertionError("unreachable")
+    return attempt(request_ids, for_update=True)
+
+
+def settle(request_id: int) -> str:
+    """Carry out one request exactly once (a batch of one); see `settle_batch`."""
+    return settle_batch([request_id])[request_id]
 
 
 def give_up(request_id: int, *, detail: str) -> bool:
@@ -130,12 +147,12 @@ def give_up(request_id: int, *, detail: str) -> bool:
     Returns:
       Whether this call marked it (False when it had settled meanwhile).
     """
-    facts, _ = requests.for_settlement(request_id)
-    if facts is None or facts.status != PENDING:
+    found, _ = requests.for_settlement([request_id])
+    if not found or found[0].status != PENDING:
         return False
-    outcome = posting.Outcome(order_of(facts), failure=RetriesExhausted(detail[:255]))
+    outcome = posting.Outcome(order_of(found[0]), failure=RetriesExhausted(detail[:255]))
     try:
-        run(requests.finish(outcome, now=utcnow()),
+        run(requests.finish([outcome], now=utcnow()),
             notifications.insert(notifications.for_outcome(outcome), now=utcnow()))
     except AlreadySettled:
         return False

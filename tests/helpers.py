@@ -82,6 +82,37 @@ def own_vhost() -> Iterator[str]:
                        timeout=60)
 
 
+@contextlib.contextmanager
+def redis_server(*args: str) -> Iterator[str]:
+    """A Redis server of its own (Debian's redis-server) on a free port, with `args` added to
+    its command line, stopped on the way out; yields its URL. For faults that must not touch
+    the machine's Redis: a full one, one that refuses writes for a while."""
+    import redis
+
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="wallet-redis-")
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", folder, *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port)
+        wait_for(lambda: _answers(client), timeout_s=10, what="redis-server to answer")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _answers(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
 def wait_for(condition, *, timeout_s: float, what: str) -> None:
     """Poll `condition` until it holds; fail naming `what` if it never does."""
     deadline = time.monotonic() + timeout_s

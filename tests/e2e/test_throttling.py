@@ -5,7 +5,6 @@ tests) as a proxy, so each test plays clients at other addresses through X-Forwa
 Every test uses addresses of its own, so their counters never meet.
 """
 import itertools
-import subprocess
 import uuid
 
 import pytest
@@ -13,7 +12,7 @@ import redis
 
 import settings
 from models import LoginLog
-from tests.helpers import PASSWORD, Client, free_port, is_problem, start_web, unique
+from tests.helpers import PASSWORD, Client, is_problem, redis_server, start_web, unique
 
 LIMITS = {"LOGIN_MAX_FAILURES_PER_EMAIL_IP": "3", "LOGIN_MAX_FAILURES_PER_IP": "6",
           "LOGIN_MAX_FAILURES_PER_EMAIL": "8", "SIGNUP_MAX_PER_IP": "3",
@@ -182,32 +181,14 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(base, stack):
 
 # -- Redis that cannot count -----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def full_redis(tmp_path_factory):
+def full_redis():
     """A Redis of its own, with a tiny memory it has filled: it refuses every write."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis-full")
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--dir", str(folder),
-                             "--maxmemory", "2mb", "--maxmemory-policy", "noeviction"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                import time
-                time.sleep(0.05)
-        n = 0
+    with redis_server("--maxmemory", "2mb", "--maxmemory-policy", "noeviction") as url:
+        client = redis.Redis.from_url(url)
         with pytest.raises(redis.exceptions.OutOfMemoryError):
-            while n < 10_000:
+            for n in range(10_000):
                 client.set(f"filler:{n}", b"x" * 100_000)
-                n += 1
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+        yield url
 
 
 def test_with_redis_full_login_throttling_falls_back_to_the_login_log(log_dir, full_redis):

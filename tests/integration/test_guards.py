@@ -13,7 +13,7 @@ import pymysql
 import pytest
 
 import settings
-from errors import VersionConflict
+from errors import AlreadySettled, VersionConflict
 from locking import batch as sqlbatch
 from locking import read_wallets
 from locking.batch import Statement
@@ -92,19 +92,20 @@ def test_a_request_given_up_between_the_read_and_the_write_is_not_applied(monkey
     request = accept(wallet, "deposit", "10.00")
     real_read = requests.for_settlement
 
-    def read_then_give_up(request_id):
-        read = real_read(request_id)
+    def read_then_give_up(request_ids):
+        read = real_read(request_ids)
         monkeypatch.setattr(requests, "for_settlement", real_read)  # give_up reads it too
-        assert settle.give_up(request_id, detail="Gave up after 20 retries.")
+        assert settle.give_up(request_ids[0], detail="Gave up after 20 retries.")
         return read
 
     monkeypatch.setattr(requests, "for_settlement", read_then_give_up)
 
-    # When the attempt writes
-    outcome = settle.settle_once(request.id, for_update=for_update)
+    # When the attempt writes, Then the status guard stops it whole
+    with pytest.raises(AlreadySettled):
+        settle.attempt([request.id], for_update=for_update)
 
-    # Then the status guard stopped it: nothing was written, the failure stands
-    assert outcome == settle.NOOP
+    # And nothing was written, the failure stands, and settling again finds nothing to do
+    assert settle.settle(request.id) == settle.NOOP
     done = reloaded(request)
     assert (done.status, done.failure_code) == ("failed", "retries_exhausted")
     assert entries(request) == []

@@ -1,6 +1,6 @@
 """Settling money requests against real MariaDB and Redis.
 
-Directly through `settle.settle` / `settle.settle_once`, and through the actors on the
+Directly through `settle.settle` / `settle.attempt`, and through the actors on the
 test process's StubBroker with an in-process Dramatiq Worker. Users and wallets are made
 with the models; requests are accepted with `payments` exactly as the API accepts them
 (which also enqueues a message on the stub broker; every test starts and ends with
@@ -569,11 +569,11 @@ def test_a_settlement_that_always_fails_transiently_ends_failed_with_retries_exh
     monkeypatch.setattr(settings, "MAX_RETRIES", 1)
     attempts: list[int] = []
 
-    def database_down(request_id, *, for_update=False):
-        attempts.append(request_id)
+    def database_down(request_ids, *, for_update=False):
+        attempts.extend(request_ids)
         raise peewee.OperationalError(2013, "Lost connection to server during query (test)")
 
-    monkeypatch.setattr(settle, "settle_once", database_down)
+    monkeypatch.setattr(settle, "attempt", database_down)
 
     # When its message is processed with short backoffs
     message = settle_deposit.send_with_options(args=(request.id,), max_retries=1,

@@ -15,7 +15,7 @@ def test_balanced_entries_become_one_multi_row_insert_with_every_field_as_a_para
                Entry(2, "fee", 50, 0, None, 7)]
 
     # When the insert is built
-    statement = entries_insert(41, entries, now=NOW)
+    statement = entries_insert([(41, entries)], now=NOW)
 
     # Then it is one INSERT of three rows, every value a parameter, with no row count to hit
     assert statement.sql.startswith("INSERT INTO transactions (")
@@ -24,6 +24,20 @@ def test_balanced_entries_become_one_multi_row_insert_with_every_field_as_a_para
                                 41, 1, "deposit", -10_000, 0, None, 7, NOW,
                                 41, 2, "fee", 50, 0, None, 7, NOW)
     assert statement.rows is None
+
+
+def test_a_batchs_entries_are_one_insert_each_row_naming_its_request():
+    deposit = [Entry(7, "deposit", 100, 0, 100), Entry(1, "deposit", -100, 0, None, 7)]
+    transfer = [Entry(7, "transfer_out", -40, 0, 60, 8), Entry(8, "transfer_in", 40, 0, 40, 7)]
+    statement = entries_insert([(41, deposit), (42, transfer)], now=NOW)
+    assert statement.sql.count("(%s, %s, %s, %s, %s, %s, %s, %s)") == 4
+    assert statement.params[::8] == (41, 41, 42, 42)
+
+
+def test_one_unbalanced_request_refuses_the_whole_batch():
+    good = [Entry(7, "deposit", 100), Entry(1, "deposit", -100)]
+    with pytest.raises(ValueError, match="request 42"):
+        entries_insert([(41, good), (42, [Entry(7, "deposit", 5)])], now=NOW)
 
 
 @pytest.mark.parametrize("amounts", [
@@ -38,4 +52,4 @@ def test_entries_that_do_not_sum_to_zero_are_refused_before_any_sql_is_built(amo
 
     # When the insert is built, Then it is refused, naming the request
     with pytest.raises(ValueError, match="request 41"):
-        entries_insert(41, entries, now=NOW)
+        entries_insert([(41, entries)], now=NOW)
