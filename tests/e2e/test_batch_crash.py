@@ -12,8 +12,7 @@ import redis
 
 from ledger import audit
 from models import PENDING, Transaction, TransactionRequest, Wallet
-from tests.helpers import (Client, own_vhost, redis_server, start_web, start_worker,
-                           wait_for)
+from tests.helpers import Client, own_vhost, redis_server, start_web, start_worker, wait_for
 
 PAUSE_MS = 20_000
 
