@@ -3,6 +3,7 @@
 `gen` is the user's token generation when the token was issued: logging out and changing
 the password bump it (see users.py), which ends every token issued before at once.
 """
+import functools
 import time
 
 import jwt
@@ -13,6 +14,8 @@ import settings
 from errors import Unauthorized
 
 ALGORITHM = "HS256"
+# Distinct verified tokens a process remembers (see token_claims).
+VERIFIED_TOKENS_KEPT = 10_000
 # argon2-cffi's defaults are argon2id with the RFC 9106 low-memory profile.
 HASHER = PasswordHasher()
 # Verified against when the email is unknown, so that costs what a wrong password costs.
@@ -59,6 +62,17 @@ def token_claims(token: str) -> tuple[int, int]:
       Unauthorized: when the token is malformed, expired, not yet valid, signed with another
         key or algorithm, or lacks a numeric `sub` or an integer `gen`.
     """
+    user_id, generation, expires_at = _verified(token)
+    if expires_at <= time.time():
+        raise Unauthorized("The access token is invalid or expired.")
+    return user_id, generation
+
+
+# A client sends the same token with every call: its signature is checked once, and what it
+# says is kept (bounded; only tokens that verified). Expiry is checked on every call, and
+# revocation is the caller's (the token generation, against the database).
+@functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified(token: str) -> tuple[int, int, int]:
     try:
         claims = jwt.decode(token, settings.JWT_KEY, algorithms=[ALGORITHM],
                             options={"require": ["sub", "iat", "exp", "gen"]})
@@ -69,4 +83,4 @@ def token_claims(token: str) -> tuple[int, int]:
         raise Unauthorized("The access token is invalid or expired.")
     if isinstance(gen, bool) or not isinstance(gen, int) or not 0 <= gen < 2**63:
         raise Unauthorized("The access token is invalid or expired.")
-    return int(sub), gen
+    return int(sub), gen, int(claims["exp"])

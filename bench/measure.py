@@ -129,7 +129,7 @@ def count_log(text: str) -> LogCounts:
             counts.unavailable += 1
         elif (match := RESENT.search(line)) is not None:
             counts.resent += int(match.group(1))
-        elif '"level": "ERROR"' in line or "[ERROR]" in line or '"traceback"' in line:
+        elif '"level":"ERROR"' in line or "[ERROR]" in line or '"traceback"' in line:
             counts.errors.append(line[:400])
     return counts
 

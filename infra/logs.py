@@ -1,14 +1,18 @@
 """Logging: one JSON object per line on stderr, for web, worker and sweeper alike."""
+import atexit
 import contextvars
-import json
 import logging
+import logging.handlers
 import sys
 import time
+from queue import SimpleQueue
+
+import orjson
 
 import settings
 
 # LogRecord attributes that are not extra fields.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "context"}
 # What every line logged while handling one HTTP request or one message carries
 # (request_id, user_id, actor, attempt...); set by the web and worker middleware.
 # (None, not {}, by default: a shared default dict would collect every context's fields.)
@@ -36,21 +40,51 @@ def add(**fields) -> None:
 
 
 class JsonFormatter(logging.Formatter):
-    """Render a record as one JSON line, with any `extra=` fields alongside."""
+    """Render a record as one JSON line, with its context and any `extra=` fields alongside.
+
+    The context is the one the record was made in (`record.context`, set by the queueing
+    handler below), or, for a record formatted where it was made, the current one.
+    """
 
     def __init__(self, process: str) -> None:
         super().__init__()
         self.process_name = process
+        self._second = (-1, "")
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if self._second[0] != second:  # strftime once a second, not once a line
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{self._second[1]}.{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-                "level": record.levelname, "process": self.process_name,
-                "logger": record.name, "message": record.getMessage()}
-        line.update(context())
+        line = {"ts": self._timestamp(record), "level": record.levelname,
+                "process": self.process_name, "logger": record.name,
+                "message": record.getMessage()}
+        fields = getattr(record, "context", None)
+        line.update(context() if fields is None else fields)
         line.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return orjson.dumps(line, default=str).decode()
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands records to the writer thread: the thread that logs only captures its context
+    and the message, so a request never waits on stderr, its lock or the JSON."""
+
+    def __init__(self, queue: "SimpleQueue[logging.LogRecord]",
+                 formatter: JsonFormatter) -> None:
+        super().__init__(queue)
+        self.json = formatter
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.context = context()
+        record.msg, record.args = record.getMessage(), None
+        if record.exc_info:
+            record.traceback = self.json.formatException(record.exc_info)
+            record.exc_info = record.exc_text = None
+        return record
 
 
 class WithoutQueryParameters(logging.Filter):
@@ -64,12 +98,24 @@ class WithoutQueryParameters(logging.Filter):
         return True
 
 
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure(process: str) -> None:
-    """Send every log line of this process to stderr as JSON."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(process))
+    """Send every log line of this process to stderr as JSON, written by a thread of its
+    own (lines still queued are written at exit; a SIGKILL loses them)."""
+    global _listener
+    formatter = JsonFormatter(process)
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(formatter)
+    queue: SimpleQueue[logging.LogRecord] = SimpleQueue()
+    if _listener is not None:
+        _listener.stop()
+    _listener = logging.handlers.QueueListener(queue, writer)
+    _listener.start()
+    atexit.register(_listener.stop)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_Enqueue(queue, formatter)]
     root.setLevel(settings.LOG_LEVEL)
     logging.Formatter.converter = time.gmtime
     # pika narrates every connection at INFO; only its problems are worth a line.

@@ -39,9 +39,11 @@ def test_a_worker_killed_after_a_batch_committed_but_before_its_acks_settles_not
             redis.Redis.from_url(pausable).execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
             first = start_worker(log_dir, BROKER_URL=vhost, REDIS_URL=pausable,
                                  REDIS_TIMEOUT_MS=str(PAUSE_MS * 2), SETTLE_BATCH_WAIT_MS="500")
-            # When the batch has committed (the database says so)
+            # When the batch has committed (the database and the worker's log say so)
             wait_for(lambda: PENDING not in statuses(ids), timeout_s=60,
                      what="the batch to commit")
+            wait_for(lambda: "Settled a batch" in first.output(), timeout_s=30,
+                     what="the worker to log its batch")
             # And the worker is SIGKILLed, its messages still unacknowledged
             first.kill(signal.SIGKILL)
             first.proc.wait(10)
