@@ -1,6 +1,5 @@
-"""Turning what happened into figures: percentiles, settlement from the database's own
-timestamps, and conflicts and retries from the stack's log."""
-import re
+"""Turning what happened into figures: percentiles, and the settlement of a phase from the
+database's own timestamps (what the log says is bench/logs.py)."""
 import time
 from dataclasses import dataclass, field
 
@@ -89,49 +88,6 @@ def settle_stats(conn: pymysql.connections.Connection, after_id: int,
                     (after_id, upto_id))
         stats.latency_ms = percentiles([row[0] / 1000 for row in cur.fetchall()])
     return stats
-
-
-@dataclass
-class LogCounts:
-    """What the stack's log says about one phase."""
-
-    conflicts: int = 0          # settle.py: a version-checked UPDATE lost a race
-    retries: int = 0            # Dramatiq: a message was scheduled again
-    exhausted: int = 0          # Dramatiq: a message ran out of retries
-    failed_attempts: int = 0    # Dramatiq: an attempt raised (each retry has one)
-    resent: int = 0             # sweeper: pending requests sent again
-    deadlocks: int = 0          # MariaDB chose a settlement or an accept as deadlock victim
-    lock_timeouts: int = 0      # MariaDB: lock wait timeout exceeded
-    unavailable: int = 0        # web: a database error answered 503 service_unavailable
-    errors: list[str] = field(default_factory=list)  # any other ERROR line or traceback
-
-
-RESENT = re.compile(r"Re-sent (\d+) pending requests")
-
-
-def count_log(text: str) -> LogCounts:
-    """Count the events of interest in a slice of the stack's log."""
-    counts = LogCounts()
-    for line in text.splitlines():
-        if "Version conflict settling request" in line:
-            counts.conflicts += 1
-        elif "Retrying message" in line:
-            counts.retries += 1
-        elif "Retries exceeded for message" in line:
-            counts.exhausted += 1
-        elif "Failed to process message" in line:
-            counts.failed_attempts += 1
-        elif "peewee.OperationalError: (1213," in line:
-            counts.deadlocks += 1
-        elif "peewee.OperationalError: (1205," in line:
-            counts.lock_timeouts += 1
-        elif "Database unavailable for request" in line:
-            counts.unavailable += 1
-        elif (match := RESENT.search(line)) is not None:
-            counts.resent += int(match.group(1))
-        elif '"level": "ERROR"' in line or "[ERROR]" in line or '"traceback"' in line:
-            counts.errors.append(line[:400])
-    return counts
 
 
 def latest_deadlock(conn: pymysql.connections.Connection, database: str) -> str | None:

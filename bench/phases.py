@@ -13,10 +13,9 @@ import pymysql
 
 from bench import load
 from bench.config import JWT_SECRET, PYTHON, ROOT, Sizes
+from bench.logs import LogCounts, count_log
 from bench.measure import (
-    LogCounts,
     SettleStats,
-    count_log,
     last_request_id,
     latest_deadlock,
     percentiles,
