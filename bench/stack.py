@@ -116,11 +116,12 @@ class Stack:
             time.sleep(0.2)
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by each process type (web, worker, sweeper), all copies."""
+        """CPU seconds used so far by each process type (web, worker, sweeper; all copies),
+        by honcho itself, and by the shared services (bench/cpu.py)."""
         roots: dict[str, list[int]] = {}
         for name, pid in STARTED.findall(self.since(0)):
             roots.setdefault(name, []).append(int(pid))
-        return cpu.tree_seconds(roots)
+        return cpu.seconds(roots, {"honcho": [self.proc.pid] if self.proc else []})
 
     def mark(self) -> int:
         """A position in the log, for `since`."""
