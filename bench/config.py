@@ -59,7 +59,7 @@ QUICK_NAMESPACE = Namespace("wallet_bench_quick_test", "wallet_bench_quick", 4)
 class Sizes:
     """Sizes and durations of one run (full or quick)."""
 
-    wallets: int                # the main population (uniform, hot, single, reads)
+    wallets: int                # the seeded population (reads; growth starts from it)
     phase_s: float              # each transfer accept phase
     read_s: float               # each read phase
     warmup_s: float             # unmeasured lead-in of each read phase
@@ -69,6 +69,8 @@ class Sizes:
     hot_wallets: int            # the hot set of the `hot` scenario
     hot_share: float            # share of transfers that touch the hot set
     growth: bool                # run the growth measures (1M entries, 100k wallets)
+    transfer_wallets: int = 200  # the first wallets, between which the scenarios and the
+                                 # ceiling move money (--wallets)
     small_wallets: int = 1_000  # settle rate at this many wallets...
     large_wallets: int = 100_000  # ...versus this many
     small_history: int = 1_000  # history latency at this many entries...

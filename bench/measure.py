@@ -2,17 +2,21 @@
 database's own timestamps (what the log says is bench/logs.py)."""
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pymysql
 
 from bench.db import scalar
 
-POLL_S = 0.5
-PERCENTILES = (50, 95, 99)
+# How often the backlog is looked at while it drains (its end comes from the timestamps).
+POLL_S = 0.2
+# No new request for this long: the web process has answered what wrk left in flight.
+QUIET_S = 1.0
+PERCENTILES = (50, 90, 99)
 
 
 def percentiles(values: list[float]) -> dict[int, float]:
-    """Nearest-rank p50/p95/p99 of `values` (zeros when there are none)."""
+    """Nearest-rank p50/p90/p99 of `values` (zeros when there are none)."""
     ordered = sorted(values)
     if not ordered:
         return {p: 0.0 for p in PERCENTILES}
@@ -24,20 +28,40 @@ def last_request_id(conn: pymysql.connections.Connection) -> int:
     return int(scalar(conn, "SELECT COALESCE(MAX(id), 0) FROM transaction_requests"))
 
 
+def pending_after(conn: pymysql.connections.Connection, after_id: int) -> int:
+    """How many requests after `after_id` are still pending."""
+    return int(scalar(conn, "SELECT COUNT(*) FROM transaction_requests WHERE id > %s "
+                            "AND status = 'pending'", (after_id,)))
+
+
 def wait_settled(conn: pymysql.connections.Connection, after_id: int, *,
-                 timeout_s: float) -> int:
-    """Wait until no request after `after_id` is pending, at most `timeout_s`.
+                 timeout_s: float, quiet_s: float = QUIET_S) -> int:
+    """Wait until no request after `after_id` is pending and none has arrived for `quiet_s`,
+    at most `timeout_s`. (wrk abandons the requests in flight when its time is up, and the
+    web process still accepts them: they belong to the phase that sent them, not the next.)
 
     Returns:
       How many are still pending (0 when everything settled in time).
     """
-    deadline = time.monotonic() + timeout_s
+    now = time.monotonic()
+    deadline, newest, quiet_since = now + timeout_s, last_request_id(conn), now
     while True:
-        pending = int(scalar(conn, "SELECT COUNT(*) FROM transaction_requests WHERE id > %s "
-                                   "AND status = 'pending'", (after_id,)))
-        if not pending or time.monotonic() > deadline:
+        pending, latest = pending_after(conn, after_id), last_request_id(conn)
+        now = time.monotonic()
+        if latest != newest:
+            newest, quiet_since = latest, now
+        if (not pending and now - quiet_since >= quiet_s) or now > deadline:
             return pending
         time.sleep(POLL_S)
+
+
+def drain_s(conn: pymysql.connections.Connection, after_id: int, stopped_at: datetime) -> float:
+    """Seconds from `stopped_at` (UTC, naive) to the last completion of a request after
+    `after_id`: how long the backlog took to drain once the load stopped (0 when every
+    request was complete by then). The workers stamp `completed_at` from the same clock."""
+    us = scalar(conn, "SELECT TIMESTAMPDIFF(MICROSECOND, %s, MAX(completed_at)) FROM "
+                      "transaction_requests WHERE id > %s", (stopped_at, after_id))
+    return max(0.0, (us or 0) / 1e6)
 
 
 @dataclass
