@@ -3,9 +3,10 @@
 Starts from nothing in its own namespace (database, RabbitMQ vhost, Redis db), seeds users
 and wallets, measures the direct-SQL ceiling, starts the Procfile's stack (web, N workers,
 sweeper) under honcho, drives each transfer and read scenario over HTTP with wrk
-(bench/load.py, bench/wrk/*.lua), audits the ledger after every phase and prints two
-markdown tables, the scenarios and the measures (also written to bench/out/latest.md, or
-latest-quick.md; each run's logs stay in bench/out/<run>/).
+(bench/load.py, bench/wrk/*.lua), stops the stack and measures the ceiling again, then
+(full runs) restarts it for the growth phases. It audits the ledger after every phase and
+prints two markdown tables, the scenarios and the measures (also written to
+bench/out/latest.md, or latest-quick.md; each run's logs stay in bench/out/<run>/).
 
 Exits non-zero when an audit finds anything or a phase settled nothing; the targets
 themselves are reported, not enforced (a benchmark is a measurement, not a test).
@@ -104,8 +105,9 @@ def settings_line(args: argparse.Namespace, sizes, namespace) -> str:
             f"{sizes.phase_s:g} s each between the first {sizes.transfer_wallets:,} wallets "
             f"(then wait for settlement, at most {sizes.drain_timeout_s:g} s); read phases "
             f"{sizes.read_s:g} s after {sizes.warmup_s:g} s warm-up, over {sizes.read_users:,} "
-            f"users; ceiling {args.ceiling_threads} threads × {sizes.ceiling_s:g} s over the "
-            f"same {sizes.transfer_wallets:,} wallets; {sizes.wallets:,} wallets "
+            f"users; ceiling {args.ceiling_threads} threads × {sizes.ceiling_s:g} s before and "
+            f"after the transfer and read phases (the stack stopped), over the same "
+            f"{sizes.transfer_wallets:,} wallets; {sizes.wallets:,} wallets "
             f"seeded with {SEED_BALANCE_MINOR // 100:,}.00 USD each; transfers of 0.01-0.09 USD "
             f"with a fresh Idempotency-Key each; other settings at their defaults; database "
             f"`{namespace.database}`, vhost `{namespace.vhost}`, Redis db {namespace.redis_db}"
@@ -135,10 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  seeded {sizes.wallets:,} users and wallets", flush=True)
     audits: list = []
     audit(env, "seeding", audits)
-    before = ceiling.run(namespace, movers, threads=args.ceiling_threads,
-                         duration_s=sizes.ceiling_s)
-    print(f"  ceiling: {before.rate_per_s:.0f} tx/s", flush=True)
-    audit(env, "the ceiling", audits)
+    before = measure_ceiling(args, namespace, movers, sizes, env, audits, "before")
 
     stack = Stack(run_dir, env, workers=args.workers)
     nocache = WebProcess(run_dir, stack_env(namespace, port=free_port(), CACHE_TTL_S="0"),
@@ -162,9 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         nocache.start()
         loads.update(read_phases(bench, pop.subset(sizes.read_users), nocache.base_url, "off"))
         notes.append(_cache_off_note(namespace, nocache))
-        results = table.Results(before, uniform, half, hot, single, loads, audits,
+        # The ceiling inserts pending requests that a running sweeper would re-send.
+        stack.stop()
+        after = measure_ceiling(args, namespace, movers, sizes, env, audits, "after")
+        results = table.Results((before, after), uniform, half, hot, single, loads, audits,
                                 bench.loads, sizes)
         if sizes.growth:
+            stack.start()
             small, large, _ = growth.settle_rate(bench, pop, external_id=external_id)
             results.settle_growth = (small, large)
             results.history_growth = growth.history(bench, base_url=nocache.base_url,
@@ -195,6 +198,18 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: FAILED: a phase settled nothing", file=sys.stderr)
         return 1
     return 0
+
+
+def measure_ceiling(args: argparse.Namespace, namespace: Namespace, movers, sizes, env: dict,
+                    audits: list, when: str) -> ceiling.CeilingResult:
+    """The direct-SQL ceiling over the scenarios' wallets, then the audit."""
+    began = time.monotonic()
+    result = ceiling.run(namespace, movers, threads=args.ceiling_threads,
+                         duration_s=sizes.ceiling_s)
+    print(f"  ceiling {when}: {result.rate_per_s:.0f} tx/s (took "
+          f"{time.monotonic() - began:.0f} s)", flush=True)
+    audit(env, f"the ceiling ({when})", audits)
+    return result
 
 
 def read_phases(bench: Bench, readers, base_url: str, cache: str) -> dict:
