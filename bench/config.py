@@ -6,6 +6,7 @@ virtual host and Redis db (a full run and the `--quick` smoke test each have the
 so CI can run the smoke test while someone runs a full benchmark).
 """
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass
@@ -24,10 +25,19 @@ CURRENCY = "USD"
 SEED_BALANCE_MINOR = 1_000_000
 # Transfers move a random 1 to MAX_TRANSFER_CENTS cents.
 MAX_TRANSFER_CENTS = 9
-# Thread count of each worker process, as in the Procfile.
-WORKER_THREADS = 8
-# The Procfile command line this harness expects; a change to it must be mirrored here.
-PROCFILE_WORKER = "dramatiq actors --processes 1 --threads 8"
+
+
+def _procfile_worker_threads() -> int:
+    """The `--threads` of the Procfile's worker line, which the stack runs as it is."""
+    with open(os.path.join(ROOT, "Procfile")) as f:
+        for line in f:
+            if line.startswith("worker:") and (found := re.search(r"--threads (\d+)", line)):
+                return int(found.group(1))
+    raise SystemExit("bench: the Procfile has no `worker:` line with --threads")
+
+
+# Thread count of each worker process, read from the Procfile (for the report).
+WORKER_THREADS = _procfile_worker_threads()
 
 
 @dataclass(frozen=True)
