@@ -79,6 +79,7 @@ test: install-dev secrets lint
 	@$(TEST_ENV) $(PY) manage.py vhost $(TEST_VHOST)
 	@$(TEST_ENV) $(PY) manage.py broker-plugins
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(TEST_ENV) $(PY) manage.py reset-test-db
 	$(TEST_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -97,7 +98,11 @@ mutate: install-dev secrets
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-# The benchmark (bench/run.py; README's table): WORKERS worker processes, CLIENTS HTTP clients.
+# The benchmark (bench/run.py; README's table): WORKERS worker processes, CONNECTIONS wrk
+# connections, WALLETS the transfer scenarios move money between. The load generator is
+# Debian's wrk, installed when missing.
 .PHONY: bench
 bench: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/run.py --workers $(or $(WORKERS),2) --clients $(or $(CLIENTS),16)
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/run.py --workers $(or $(WORKERS),2) \
+		--connections $(or $(CONNECTIONS),32) --wallets $(or $(WALLETS),200)

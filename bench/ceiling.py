@@ -61,15 +61,17 @@ def insert_pending(conn: pymysql.connections.Connection, pop: Population, count:
     for n in range(count):
         sender = random.randrange(pop.count)
         recipient = (sender + random.randrange(1, pop.count)) % pop.count
-        rows.append((first + n, pop.user_base + sender, random.randint(1, MAX_TRANSFER_CENTS),
-                     pop.wallet_base + sender, pop.wallet_base + recipient, now))
+        rows.append((first + n, pop.user_base + sender, "transfer", "pending", CURRENCY,
+                     random.randint(1, MAX_TRANSFER_CENTS), 0, pop.wallet_base + sender,
+                     pop.wallet_base + recipient, now))
     with conn.cursor() as cur:
         for start in range(0, count, INSERT_BATCH_ROWS):
+            # Placeholders only: pymysql folds executemany into one multi-row INSERT just when
+            # the VALUES tuple holds nothing else (otherwise one autocommitted INSERT a row).
             cur.executemany(
                 "INSERT INTO transaction_requests (id, user_id, type, status, currency, amount, "
                 "fee, wallet_id, to_wallet_id, created_at) VALUES "
-                f"(%s, %s, 'transfer', 'pending', '{CURRENCY}', %s, 0, %s, %s, %s)",
-                rows[start:start + INSERT_BATCH_ROWS])
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows[start:start + INSERT_BATCH_ROWS])
     return [row[0] for row in rows]
 
 
@@ -82,7 +84,7 @@ def settle_one(conn: pymysql.connections.Connection, request_id: int, *,
     """
     now = _now()
     with conn.cursor() as cur:
-        cur.execute(requests.READ_FOR_SETTLEMENT_SQL, (request_id,))
+        cur.execute(requests.READ_FOR_SETTLEMENT_SQL.format(ids="%s"), (request_id,))
         rows = cur.fetchall()
         facts = requests.Facts(*rows[0][:9])
         states = {row[9]: WalletState(*row[9:]) for row in rows}
@@ -91,7 +93,7 @@ def settle_one(conn: pymysql.connections.Connection, request_id: int, *,
         [outcome] = result.outcomes
         if not outcome.succeeded:
             raise RuntimeError(f"ceiling: request {request_id} failed: {outcome.failure}")
-        sql, params = batch.compound(tuple(settle.writes(outcome, states,
+        sql, params = batch.compound(tuple(settle.writes([outcome], states,
                                                          result.deltas(accounts), now=now)),
                                      own_transaction=True)
         try:

@@ -6,6 +6,7 @@ virtual host and Redis db (a full run and the `--quick` smoke test each have the
 so CI can run the smoke test while someone runs a full benchmark).
 """
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass
@@ -24,10 +25,19 @@ CURRENCY = "USD"
 SEED_BALANCE_MINOR = 1_000_000
 # Transfers move a random 1 to MAX_TRANSFER_CENTS cents.
 MAX_TRANSFER_CENTS = 9
-# Thread count of each worker process, as in the Procfile.
-WORKER_THREADS = 32
-# The Procfile command line this harness expects; a change to it must be mirrored here.
-PROCFILE_WORKER = "dramatiq actors --processes 1 --threads 32"
+
+
+def _procfile_worker_threads() -> int:
+    """The `--threads` of the Procfile's worker line, which the stack runs as it is."""
+    with open(os.path.join(ROOT, "Procfile")) as f:
+        for line in f:
+            if line.startswith("worker:") and (found := re.search(r"--threads (\d+)", line)):
+                return int(found.group(1))
+    raise SystemExit("bench: the Procfile has no `worker:` line with --threads")
+
+
+# Thread count of each worker process, read from the Procfile (for the report).
+WORKER_THREADS = _procfile_worker_threads()
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ QUICK_NAMESPACE = Namespace("wallet_bench_quick_test", "wallet_bench_quick", 4)
 class Sizes:
     """Sizes and durations of one run (full or quick)."""
 
-    wallets: int                # the main population (uniform, hot, single, reads)
+    wallets: int                # the seeded population (reads; growth starts from it)
     phase_s: float              # each transfer accept phase
     read_s: float               # each read phase
     warmup_s: float             # unmeasured lead-in of each read phase
@@ -69,6 +79,8 @@ class Sizes:
     hot_wallets: int            # the hot set of the `hot` scenario
     hot_share: float            # share of transfers that touch the hot set
     growth: bool                # run the growth measures (1M entries, 100k wallets)
+    transfer_wallets: int = 200  # the first wallets, between which the scenarios and the
+                                 # ceiling move money (--wallets)
     small_wallets: int = 1_000  # settle rate at this many wallets...
     large_wallets: int = 100_000  # ...versus this many
     small_history: int = 1_000  # history latency at this many entries...

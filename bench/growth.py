@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from bench import seed
 from bench.config import PYTHON, ROOT
-from bench.phases import Bench, Load, TransferPhase, audit, reads, transfers
+from bench.load import Load
+from bench.phases import Bench, TransferPhase, audit, reads, transfers
 from bench.seed import HistoryWallet, Population
 
 # History reads use a light load, so the latency is the query's cost rather than queueing.
-HISTORY_CLIENTS = 4
+HISTORY_CONNECTIONS = 4
 
 
 @dataclass
@@ -62,16 +63,12 @@ def history(bench: Bench, *, base_url: str, external_id: int) -> HistoryGrowth:
     audit(bench.env, "seeding the history wallets", bench.audits)
     first, middle = [], []
     for wallet in wallets:
-        page = {"user_id": wallet.user_id, "wallet_id": wallet.wallet_id}
+        path = f"/v1/wallets/{wallet.wallet_id}/transactions"
         label = f"history of {wallet.entries:,} entries"
-        first.append(reads(bench, f"{label}, first page", _nobody(), kind="history",
-                           base_url=base_url, history=page, clients=HISTORY_CLIENTS))
-        page["cursor"] = cursor_for(bench.env, wallet.wallet_id, wallet.middle_entry_id)
-        middle.append(reads(bench, f"{label}, halfway back", _nobody(), kind="history",
-                            base_url=base_url, history=page, clients=HISTORY_CLIENTS))
+        first.append(reads(bench, f"{label}, first page", [(path, wallet.user_id)],
+                           base_url=base_url, connections=HISTORY_CONNECTIONS))
+        cursor = cursor_for(bench.env, wallet.wallet_id, wallet.middle_entry_id)
+        middle.append(reads(bench, f"{label}, halfway back",
+                            [(f"{path}?cursor={cursor}", wallet.user_id)],
+                            base_url=base_url, connections=HISTORY_CONNECTIONS))
     return HistoryGrowth(wallets[0], wallets[1], tuple(first), tuple(middle))
-
-
-def _nobody() -> Population:
-    """History reads of one given wallet need no population."""
-    return Population(0, 0, 1)

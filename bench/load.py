@@ -1,161 +1,139 @@
-"""The load generator: C client threads over keep-alive HTTP, for a fixed time.
+"""The load generator: wrk, driven by the Lua scripts in bench/wrk/.
 
-Runs in its own process (`python bench/load.py < spec.json`), so the orchestrator's work
-never steals its time; prints one JSON object with every measured latency and the count
-of each status. Tokens are signed here with the bench secret (HS256, sub, iat, exp), as the
-service would sign them, so no login is on the measured path.
+wrk is C and event-driven: it costs a small fraction of the CPU the service spends on the
+same requests, where a Python client cost about as much as the service and hid what the
+service could do on two cores. Its own CPU time is measured (`Load.cpu_s`) and reported.
 
-Spec keys: base_url, kind (transfer | wallet | history), clients, duration_s, warmup_s,
-rate_per_s (0: closed loop, as fast as answers come), secret, population {user_base,
-wallet_base, count}, pattern (uniform | hot | single), hot_wallets, hot_share, and for
-history reads of one wallet: history {user_id, wallet_id, cursor}.
+A phase writes a data file (wallet ids and their owners' tokens, or paths and tokens),
+runs `wrk -s bench/wrk/<script>.lua` for a fixed time, and reads back the JSON that the
+script's done() hook writes: request count, duration, latency percentiles and the count
+of each status. Tokens are signed here with the run's secret (HS256; sub, iat, exp, gen=0),
+as the service signs them, so no login is on the measured path.
 
-Closed loop: a latency is send to last byte. Paced (rate_per_s > 0): each client sends on a
-fixed schedule and a latency counts from the scheduled moment, so a stall that delays later
-sends is charged to them (no coordinated omission).
+Closed loop (no delay): each connection sends its next request as soon as it has the
+answer, which gives the peak. Paced: wrk's delay() hook holds each request until its slot
+on a per-thread schedule (bench/wrk/common.lua), so the connections offer `rate` requests
+a second as long as one is free for each slot. Latencies are wrk's: from the moment a
+request is written to its answer (a request that waited for a free connection is not
+charged that wait, so compare the achieved rate with the offered one).
 """
-import http.client
 import json
-import random
+import os
+import shutil
 import subprocess
-import sys
-import threading
 import time
-import uuid
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
 import jwt
 
-TOKEN_TTL_S = 3600
-EXPECTED = {"transfer": 202, "wallet": 200, "history": 200}
-MAX_SAMPLES = 5
+from bench.config import ROOT
+from bench.seed import Population
+
+LUA_DIR = os.path.join(ROOT, "bench", "wrk")
+# wrk's threads: one per core of this machine is plenty (each drives thousands of
+# requests a second, far beyond what the service answers).
+WRK_THREADS = 2
+# A request not answered in this long counts as a wrk timeout error.
 TIMEOUT_S = 30
+TOKEN_TTL_S = 3600
+INSTALL_HINT = "install it with `apt-get install -y wrk` (`make bench` does)"
 
 
-class Tokens(dict):
-    """Access tokens by user id, signed on first use."""
+@dataclass
+class Load:
+    """What wrk saw in one run: request rate, latencies, answers, its own CPU."""
 
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
+    rate_per_s: float
+    latency_ms: dict[int, float]            # 50, 90, 99 -> ms
+    status: dict[str, int]                  # "202" -> count, plus socket errors by kind
+    samples: list[str] = field(default_factory=list)
+    requests: int = 0
+    elapsed_s: float = 0.0
+    cpu_s: float = 0.0                      # wrk's own user + system CPU seconds
+    offered_per_s: float = 0.0              # the paced rate asked for (0: closed loop)
 
-    def __missing__(self, user_id: int) -> str:
-        now = int(time.time())
-        # Seeded users never logged out: their token generation is 0.
-        token = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + TOKEN_TTL_S,
-                            "gen": 0}, self.secret, algorithm="HS256")
-        self[user_id] = token
-        return token
+    def count(self, *codes: str) -> int:
+        return sum(n for code, n in self.status.items() if code in codes)
 
+    @property
+    def server_errors(self) -> int:
+        return sum(n for code, n in self.status.items() if code.startswith("5"))
 
-def pick_pair(spec: dict, rng: random.Random) -> tuple[int, int]:
-    """Sender and recipient indexes into the population, never equal."""
-    n = spec["population"]["count"]
-    pattern = spec.get("pattern", "uniform")
-    if pattern == "single":
-        return 0, rng.randrange(1, n)
-    hot = spec.get("hot_wallets", 0)
-    if pattern == "hot" and rng.random() < spec["hot_share"]:
-        one, other = rng.randrange(hot), hot + rng.randrange(n - hot)
-        return (one, other) if rng.random() < 0.5 else (other, one)
-    sender = rng.randrange(n)
-    return sender, (sender + rng.randrange(1, n)) % n
+    @property
+    def transport_errors(self) -> int:
+        """Connections refused or reset, reads and writes that failed, timeouts."""
+        return sum(n for code, n in self.status.items() if not code.isdigit())
 
 
-def next_call(spec: dict, rng: random.Random, tokens: Tokens) -> tuple[str, str, bytes | None,
-                                                                      dict]:
-    """Method, path, body and headers of the next request."""
-    pop = spec["population"]
-    kind = spec["kind"]
-    if kind == "transfer":
-        sender, recipient = pick_pair(spec, rng)
-        body = json.dumps({"from_wallet_id": pop["wallet_base"] + sender,
-                           "to_wallet_id": pop["wallet_base"] + recipient,
-                           "amount": f"0.0{rng.randint(1, 9)}"}).encode()
-        return "POST", "/v1/transfers", body, {
-            "Authorization": "Bearer " + tokens[pop["user_base"] + sender],
-            "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
-    if spec.get("history"):
-        one = spec["history"]
-        path = f"/v1/wallets/{one['wallet_id']}/transactions"
-        if one.get("cursor"):
-            path += "?cursor=" + one["cursor"]
-        return "GET", path, None, {"Authorization": "Bearer " + tokens[one["user_id"]]}
-    i = rng.randrange(pop["count"])
-    path = f"/v1/wallets/{pop['wallet_base'] + i}" + ("/transactions" if kind == "history" else "")
-    return "GET", path, None, {"Authorization": "Bearer " + tokens[pop["user_base"] + i]}
+def require_wrk() -> str:
+    """The path of wrk; exits with how to install it when it is missing."""
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit(f"bench: wrk is missing: {INSTALL_HINT}")
+    return path
 
 
-def client(n: int, spec: dict, tokens: Tokens, measure_from: float, until: float,
-           out: dict) -> None:
-    """One client: keep-alive connection, calls until `until`, results into `out`."""
-    url = urlsplit(spec["base_url"])
-    rng = random.Random(spec.get("seed", 0) * 1000 + n)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=TIMEOUT_S)
-    interval = spec["clients"] / spec["rate_per_s"] if spec.get("rate_per_s") else 0.0
-    scheduled = time.perf_counter() + (interval * n / spec["clients"] if interval else 0)
-    latencies, status, samples = out["latencies"], out["status"], out["samples"]
-    expected = EXPECTED[spec["kind"]]
-    while True:
-        if interval:
-            pause = scheduled - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-        began = scheduled if interval else time.perf_counter()
-        if began >= until:
-            break
-        method, path, body, headers = next_call(spec, rng, tokens)
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            res = conn.getresponse()
-            payload = res.read()
-            code = str(res.status)
-            if res.will_close:
-                conn.close()
-        except (OSError, http.client.HTTPException) as exc:
-            code, payload = "transport", repr(exc).encode()
-            conn.close()
-        ended = time.perf_counter()
-        if began >= measure_from:
-            latencies.append(round((ended - began) * 1000, 3))
-            status[code] = status.get(code, 0) + 1
-            if code != str(expected) and len(samples) < MAX_SAMPLES:
-                samples.append(f"{code} {method} {path}: {payload[:300].decode(errors='replace')}")
-        scheduled += interval
-    conn.close()
+def token(secret: str, user_id: int) -> str:
+    """An access token of `user_id`, as the service would sign it (generation 0: seeded
+    users never logged out)."""
+    now = int(time.time())
+    return jwt.encode({"sub": str(user_id), "iat": now, "exp": now + TOKEN_TTL_S, "gen": 0},
+                      secret, algorithm="HS256")
 
 
-def run(spec: dict) -> dict:
-    """Drive the load described by `spec`; returns latencies (ms) and status counts."""
-    tokens = Tokens(spec["secret"])
-    start = time.perf_counter()
-    measure_from = start + spec.get("warmup_s", 0)
-    until = measure_from + spec["duration_s"]
-    outs = [{"latencies": [], "status": {}, "samples": []} for _ in range(spec["clients"])]
-    threads = [threading.Thread(target=client, args=(n, spec, tokens, measure_from, until, out),
-                                daemon=True) for n, out in enumerate(outs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    status: dict[str, int] = {}
-    for out in outs:
-        for code, count in out["status"].items():
-            status[code] = status.get(code, 0) + count
-    return {"latencies_ms": [ms for out in outs for ms in out["latencies"]], "status": status,
-            "samples": [s for out in outs for s in out["samples"]][:MAX_SAMPLES],
-            "elapsed_s": spec["duration_s"],
-            "finished_s": round(time.perf_counter() - measure_from, 3)}
+def write_transfers(path: str, pop: Population, *, secret: str, pattern: str,
+                    hot_wallets: int = 0, hot_share: float = 0.0) -> None:
+    """The data file of bench/wrk/transfer.lua: the pattern, then every wallet of `pop`
+    with its owner's token (for `single`, only the first wallet ever sends)."""
+    with open(path, "w") as f:
+        f.write(f"{pattern} {hot_wallets} {hot_share}\n")
+        for i in range(pop.count):
+            sender = pattern != "single" or i == 0
+            f.write(f"{pop.wallet_base + i} "
+                    f"{token(secret, pop.user_base + i) if sender else '-'}\n")
 
 
-def drive(spec: dict, *, python: str = sys.executable) -> dict:
-    """Run the load generator in its own process and return its result."""
-    done = subprocess.run([python, __file__], input=json.dumps(spec), capture_output=True,
-                          text=True, timeout=spec.get("warmup_s", 0) + spec["duration_s"] + 120)
-    if done.returncode:
-        raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+def write_gets(path: str, targets: list[tuple[str, int]], *, secret: str) -> None:
+    """The data file of bench/wrk/get.lua: each (path, user id) with that user's token."""
+    with open(path, "w") as f:
+        f.writelines(f"{target} {token(secret, user_id)}\n" for target, user_id in targets)
 
 
-if __name__ == "__main__":
-    json.dump(run(json.load(sys.stdin)), sys.stdout)
+def run(script: str, data_path: str, *, base_url: str, connections: int, duration_s: float,
+        out_prefix: str, expect: int, rate_per_s: float = 0.0, key_prefix: str = "-",
+        seed: int = 0) -> Load:
+    """Run wrk with bench/wrk/`script`.lua over `data_path` and summarise what it saw.
+
+    Parameters:
+      out_prefix: where wrk's result (`.json`) and console output (`.txt`) are kept.
+      expect: the status every answer should have (others are sampled).
+      rate_per_s: pace the connections to offer this many requests a second (0: closed loop).
+      key_prefix: the Idempotency-Key prefix, unique to the run and phase.
+
+    Raises:
+      RuntimeError: when wrk fails or writes no result.
+    """
+    threads = max(1, min(WRK_THREADS, connections))
+    env = dict(os.environ, BENCH_WRK_DATA=data_path, BENCH_WRK_OUT=out_prefix + ".json",
+               BENCH_WRK_EXPECT=str(expect), BENCH_WRK_KEYS=key_prefix, BENCH_WRK_SEED=str(seed))
+    if rate_per_s:
+        env["BENCH_WRK_INTERVAL_MS"] = f"{threads * 1000 / rate_per_s:.3f}"
+    argv = [require_wrk(), "-t", str(threads), "-c", str(connections),
+            "-d", f"{max(1, round(duration_s))}s", "--timeout", f"{TIMEOUT_S}s",
+            "-s", os.path.join(LUA_DIR, f"{script}.lua"), base_url]
+    with open(out_prefix + ".txt", "w") as console:
+        proc = subprocess.Popen(argv, env=env, stdout=console, stderr=subprocess.STDOUT)
+        _, wait_status, usage = os.wait4(proc.pid, 0)  # wait4: exit status and wrk's CPU time
+        proc.returncode = os.waitstatus_to_exitcode(wait_status)
+    if proc.returncode or not os.path.exists(out_prefix + ".json"):
+        with open(out_prefix + ".txt") as f:
+            raise RuntimeError(f"wrk failed ({proc.returncode}): {f.read()[-2000:]}")
+    with open(out_prefix + ".json", errors="replace") as f:
+        raw = json.load(f)
+    status = dict(raw["status"])
+    status.update({kind: n for kind, n in raw["errors"].items() if n})
+    elapsed = raw["duration_s"] or duration_s
+    return Load(raw["requests"] / elapsed,
+                {int(p): raw["latency_ms"][p] for p in ("50", "90", "99")}, status,
+                raw["samples"], raw["requests"], elapsed, usage.ru_utime + usage.ru_stime,
+                rate_per_s)

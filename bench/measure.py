@@ -1,19 +1,22 @@
-"""Turning what happened into figures: percentiles, settlement from the database's own
-timestamps, and conflicts and retries from the stack's log."""
-import re
+"""Turning what happened into figures: percentiles, and the settlement of a phase from the
+database's own timestamps (what the log says is bench/logs.py)."""
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pymysql
 
 from bench.db import scalar
 
-POLL_S = 0.5
-PERCENTILES = (50, 95, 99)
+# How often the backlog is looked at while it drains (its end comes from the timestamps).
+POLL_S = 0.2
+# No new request for this long: the web process has answered what wrk left in flight.
+QUIET_S = 1.0
+PERCENTILES = (50, 90, 99)
 
 
 def percentiles(values: list[float]) -> dict[int, float]:
-    """Nearest-rank p50/p95/p99 of `values` (zeros when there are none)."""
+    """Nearest-rank p50/p90/p99 of `values` (zeros when there are none)."""
     ordered = sorted(values)
     if not ordered:
         return {p: 0.0 for p in PERCENTILES}
@@ -25,20 +28,40 @@ def last_request_id(conn: pymysql.connections.Connection) -> int:
     return int(scalar(conn, "SELECT COALESCE(MAX(id), 0) FROM transaction_requests"))
 
 
+def pending_after(conn: pymysql.connections.Connection, after_id: int) -> int:
+    """How many requests after `after_id` are still pending."""
+    return int(scalar(conn, "SELECT COUNT(*) FROM transaction_requests WHERE id > %s "
+                            "AND status = 'pending'", (after_id,)))
+
+
 def wait_settled(conn: pymysql.connections.Connection, after_id: int, *,
-                 timeout_s: float) -> int:
-    """Wait until no request after `after_id` is pending, at most `timeout_s`.
+                 timeout_s: float, quiet_s: float = QUIET_S) -> int:
+    """Wait until no request after `after_id` is pending and none has arrived for `quiet_s`,
+    at most `timeout_s`. (wrk abandons the requests in flight when its time is up, and the
+    web process still accepts them: they belong to the phase that sent them, not the next.)
 
     Returns:
       How many are still pending (0 when everything settled in time).
     """
-    deadline = time.monotonic() + timeout_s
+    now = time.monotonic()
+    deadline, newest, quiet_since = now + timeout_s, last_request_id(conn), now
     while True:
-        pending = int(scalar(conn, "SELECT COUNT(*) FROM transaction_requests WHERE id > %s "
-                                   "AND status = 'pending'", (after_id,)))
-        if not pending or time.monotonic() > deadline:
+        pending, latest = pending_after(conn, after_id), last_request_id(conn)
+        now = time.monotonic()
+        if latest != newest:
+            newest, quiet_since = latest, now
+        if (not pending and now - quiet_since >= quiet_s) or now > deadline:
             return pending
         time.sleep(POLL_S)
+
+
+def drain_s(conn: pymysql.connections.Connection, after_id: int, stopped_at: datetime) -> float:
+    """Seconds from `stopped_at` (UTC, naive) to the last completion of a request after
+    `after_id`: how long the backlog took to drain once the load stopped (0 when every
+    request was complete by then). The workers stamp `completed_at` from the same clock."""
+    us = scalar(conn, "SELECT TIMESTAMPDIFF(MICROSECOND, %s, MAX(completed_at)) FROM "
+                      "transaction_requests WHERE id > %s", (stopped_at, after_id))
+    return max(0.0, (us or 0) / 1e6)
 
 
 @dataclass
@@ -89,49 +112,6 @@ def settle_stats(conn: pymysql.connections.Connection, after_id: int,
                     (after_id, upto_id))
         stats.latency_ms = percentiles([row[0] / 1000 for row in cur.fetchall()])
     return stats
-
-
-@dataclass
-class LogCounts:
-    """What the stack's log says about one phase."""
-
-    conflicts: int = 0          # settle.py: a version-checked UPDATE lost a race
-    retries: int = 0            # Dramatiq: a message was scheduled again
-    exhausted: int = 0          # Dramatiq: a message ran out of retries
-    failed_attempts: int = 0    # Dramatiq: an attempt raised (each retry has one)
-    resent: int = 0             # sweeper: pending requests sent again
-    deadlocks: int = 0          # MariaDB chose a settlement or an accept as deadlock victim
-    lock_timeouts: int = 0      # MariaDB: lock wait timeout exceeded
-    unavailable: int = 0        # web: a database error answered 503 service_unavailable
-    errors: list[str] = field(default_factory=list)  # any other ERROR line or traceback
-
-
-RESENT = re.compile(r"Re-sent (\d+) pending requests")
-
-
-def count_log(text: str) -> LogCounts:
-    """Count the events of interest in a slice of the stack's log."""
-    counts = LogCounts()
-    for line in text.splitlines():
-        if "Version conflict settling request" in line:
-            counts.conflicts += 1
-        elif "Retrying message" in line:
-            counts.retries += 1
-        elif "Retries exceeded for message" in line:
-            counts.exhausted += 1
-        elif "Failed to process message" in line:
-            counts.failed_attempts += 1
-        elif "peewee.OperationalError: (1213," in line:
-            counts.deadlocks += 1
-        elif "peewee.OperationalError: (1205," in line:
-            counts.lock_timeouts += 1
-        elif "Database unavailable for request" in line:
-            counts.unavailable += 1
-        elif (match := RESENT.search(line)) is not None:
-            counts.resent += int(match.group(1))
-        elif '"level":"ERROR"' in line or "[ERROR]" in line or '"traceback"' in line:
-            counts.errors.append(line[:400])
-    return counts
 
 
 def latest_deadlock(conn: pymysql.connections.Connection, database: str) -> str | None:

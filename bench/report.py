@@ -1,4 +1,5 @@
-"""The report: which machine, which settings, and one table row per measure."""
+"""The report: which machine, which settings, and its tables (one row per transfer
+scenario; one row per measure, with its target)."""
 import os
 import platform
 from dataclasses import dataclass
@@ -26,9 +27,31 @@ def ms(value: float) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
-def pcts(latency_ms: dict[int, float]) -> str:
-    """`p50/p95/p99 a/b/c ms`."""
-    return "p50/p95/p99 " + "/".join(ms(latency_ms[p]) for p in (50, 95, 99)) + " ms"
+def pcts(latency_ms: dict[int, float], *, points: tuple[int, ...] = (50, 90, 99)) -> str:
+    """`p50/p90/p99 a/b/c ms` (or the `points` asked for)."""
+    return ("/".join(f"p{p}" for p in points) + " "
+            + "/".join(ms(latency_ms[p]) for p in points) + " ms")
+
+
+@dataclass
+class Table:
+    """A markdown table under a heading."""
+
+    heading: str
+    header: list[str]
+    rows: list[list[str]]
+
+    def lines(self) -> list[str]:
+        def line(cells: list[str]) -> str:
+            return "| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |"
+        return [f"## {self.heading}", "", line(self.header),
+                "|" + "---|" * len(self.header)] + [line(row) for row in self.rows] + [""]
+
+
+def measures(rows: list[Row]) -> Table:
+    """The table of measures: figure, target, met."""
+    return Table("Measures and targets", ["measure", "figure", "target", "met?"],
+                 [row.cells() for row in rows])
 
 
 def _cpu_model() -> str:
@@ -67,14 +90,13 @@ def machine(conn: pymysql.connections.Connection) -> str:
             "all services on the same machine as the load generator.")
 
 
-def render(*, title: str, machine_line: str, settings_line: str, rows: list[Row],
+def render(*, title: str, machine_line: str, settings_line: str, tables: list[Table],
            notes: list[str]) -> str:
-    """The markdown report: header, table, notes."""
+    """The markdown report: header, tables, notes."""
     lines = [f"# {title}", "", f"**Machine:** {machine_line}", "",
-             f"**Settings:** {settings_line}", "",
-             "| measure | figure | target | met? |", "|---|---|---|---|"]
-    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row.cells()) + " |"
-              for row in rows]
+             f"**Settings:** {settings_line}", ""]
+    for table in tables:
+        lines += table.lines()
     if notes:
-        lines += ["", "**Notes:**", ""] + [f"- {note}" for note in notes]
+        lines += ["**Notes:**", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"

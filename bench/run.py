@@ -2,24 +2,28 @@
 
 Starts from nothing in its own namespace (database, RabbitMQ vhost, Redis db), seeds users
 and wallets, measures the direct-SQL ceiling, starts the Procfile's stack (web, N workers,
-sweeper) under honcho, drives each scenario over HTTP from a separate load process,
-audits the ledger after every phase, and prints a markdown table (also written to
+sweeper) under honcho, drives each transfer and read scenario over HTTP with wrk
+(bench/load.py, bench/wrk/*.lua), stops the stack and measures the ceiling again, then
+(full runs) restarts it for the growth phases. It audits the ledger after every phase and
+prints two markdown tables, the scenarios and the measures (also written to
 bench/out/latest.md, or latest-quick.md; each run's logs stay in bench/out/<run>/).
 
 Exits non-zero when an audit finds anything or a phase settled nothing; the targets
 themselves are reported, not enforced (a benchmark is a measurement, not a test).
 """
 import argparse
+import dataclasses
 import fcntl
 import os
 import re
+import secrets
 import sys
 import time
 from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import ceiling, growth, report, seed, table  # noqa: E402
+from bench import ceiling, growth, load, report, scenarios, seed, table  # noqa: E402
 from bench.config import (  # noqa: E402
     FULL,
     FULL_NAMESPACE,
@@ -32,10 +36,19 @@ from bench.config import (  # noqa: E402
     stack_env,
 )
 from bench.db import connect  # noqa: E402
-from bench.phases import Bench, audit, reads, transfers, warm_up  # noqa: E402
+from bench.phases import (  # noqa: E402
+    Bench,
+    audit,
+    reads,
+    transfers,
+    wallet_targets,
+    warm_up,
+)
 from bench.stack import Stack, WebProcess, flush_redis, free_port, prepare  # noqa: E402
 
 LOCK_WAIT_S = 1800
+# Long enough for the web process to answer what wrk left in flight (a few dozen requests).
+IN_FLIGHT_S = 1.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,8 +59,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2,
                         help=f"worker processes ({WORKER_THREADS} threads each, as in the "
                              "Procfile); default 2")
-    parser.add_argument("--clients", type=int, default=16,
-                        help="concurrent HTTP clients of the load generator; default 16")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="wrk's keep-alive connections in the closed loop; default 32")
+    parser.add_argument("--wallets", type=int, default=200,
+                        help="the wallets the transfer scenarios and the ceiling move money "
+                             "between; default 200")
     parser.add_argument("--ceiling-threads", type=int, default=8,
                         help="threads of the direct-SQL ceiling; default 8")
     parser.add_argument("--namespace", metavar="DATABASE,VHOST,REDIS_DB",
@@ -84,11 +100,14 @@ def hold_lock(name: str):
 def settings_line(args: argparse.Namespace, sizes, namespace) -> str:
     return (f"web 1 (waitress, WEB_THREADS 16), worker {args.workers} × {WORKER_THREADS} "
             f"threads (Procfile: --processes 1 --threads {WORKER_THREADS}), sweeper 1, under "
-            f"honcho; load: {args.clients} keep-alive clients in one separate process; transfer "
-            f"phases {sizes.phase_s:g} s each (then wait for settlement, at most "
-            f"{sizes.drain_timeout_s:g} s); read phases {sizes.read_s:g} s after "
-            f"{sizes.warmup_s:g} s warm-up, over {sizes.read_users:,} users; ceiling "
-            f"{args.ceiling_threads} threads × {sizes.ceiling_s:g} s; {sizes.wallets:,} wallets "
+            f"honcho; load: wrk ({load.WRK_THREADS} threads, {args.connections} keep-alive "
+            f"connections, closed loop unless paced with its delay() hook); transfer phases "
+            f"{sizes.phase_s:g} s each between the first {sizes.transfer_wallets:,} wallets "
+            f"(then wait for settlement, at most {sizes.drain_timeout_s:g} s); read phases "
+            f"{sizes.read_s:g} s after {sizes.warmup_s:g} s warm-up, over {sizes.read_users:,} "
+            f"users; ceiling {args.ceiling_threads} threads × {sizes.ceiling_s:g} s before and "
+            f"after the transfer and read phases (the stack stopped), over the same "
+            f"{sizes.transfer_wallets:,} wallets; {sizes.wallets:,} wallets "
             f"seeded with {SEED_BALANCE_MINOR // 100:,}.00 USD each; transfers of 0.01-0.09 USD "
             f"with a fresh Idempotency-Key each; other settings at their defaults; database "
             f"`{namespace.database}`, vhost `{namespace.vhost}`, Redis db {namespace.redis_db}"
@@ -97,7 +116,9 @@ def settings_line(args: argparse.Namespace, sizes, namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    load.require_wrk()
     sizes, namespace = (QUICK if args.quick else FULL), namespace_of(args)
+    sizes = dataclasses.replace(sizes, transfer_wallets=min(args.wallets, sizes.wallets))
     began = time.monotonic()
     lock = hold_lock(namespace.database)  # noqa: F841 - held until the process exits
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -112,13 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     machine = report.machine(conn)
     external_id = seed.system_wallets(conn)[seed.SYSTEM_KEYS[0]]
     pop = seed.population(conn, sizes.wallets, external_id=external_id)
+    movers = pop.subset(sizes.transfer_wallets)
     print(f"  seeded {sizes.wallets:,} users and wallets", flush=True)
     audits: list = []
     audit(env, "seeding", audits)
-    ceiling_result = ceiling.run(namespace, pop, threads=args.ceiling_threads,
-                                 duration_s=sizes.ceiling_s)
-    print(f"  ceiling: {ceiling_result.rate_per_s:.0f} tx/s", flush=True)
-    audit(env, "the ceiling", audits)
+    before = measure_ceiling(args, namespace, movers, sizes, env, audits, "before")
 
     stack = Stack(run_dir, env, workers=args.workers)
     nocache = WebProcess(run_dir, stack_env(namespace, port=free_port(), CACHE_TTL_S="0"),
@@ -126,37 +145,46 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     try:
         stack.start()
-        bench = Bench(conn, stack, env, sizes, args.clients, run_dir, namespace.database,
-                      audits=audits)
-        warm_up(bench, pop)
-        uniform = transfers(bench, "uniform", pop)
-        half = transfers(bench, "uniform at half the peak accept rate", pop,
+        bench = Bench(conn, stack, env, sizes, args.connections, run_dir, namespace.database,
+                      f"bench-{run_id}-{secrets.token_hex(4)}", audits=audits)
+        warm_up(bench, movers)
+        uniform = transfers(bench, "uniform", movers)
+        half = transfers(bench, "uniform at half the peak accept rate", movers,
                          rate_per_s=max(1.0, uniform.accept.rate_per_s / 2))
-        hot = transfers(bench, "hot", pop, pattern="hot")
-        single = transfers(bench, "single", pop, pattern="single")
+        hot = transfers(bench, "hot", movers, pattern="hot")
+        single = transfers(bench, "single", movers, pattern="single")
         loads = read_phases(bench, pop.subset(sizes.read_users), stack.base_url, "on")
+        # wrk abandons the requests in flight when its time is up, and the web process still
+        # answers them (and caches what they read): let it finish before the flush.
+        time.sleep(IN_FLIGHT_S)
         flush_redis(namespace)
         nocache.start()
         loads.update(read_phases(bench, pop.subset(sizes.read_users), nocache.base_url, "off"))
         notes.append(_cache_off_note(namespace, nocache))
-        results = table.Results(ceiling_result, uniform, half, hot, single, loads, audits,
+        # The ceiling inserts pending requests that a running sweeper would re-send.
+        stack.stop()
+        after = measure_ceiling(args, namespace, movers, sizes, env, audits, "after")
+        results = table.Results((before, after), uniform, half, hot, single, loads, audits,
                                 bench.loads, sizes)
         if sizes.growth:
+            stack.start()
             small, large, _ = growth.settle_rate(bench, pop, external_id=external_id)
             results.settle_growth = (small, large)
             results.history_growth = growth.history(bench, base_url=nocache.base_url,
                                                     external_id=external_id)
-        notes += _log_notes(bench, stack)
+        notes += _log_notes(bench)
     finally:
         nocache.stop()
         stack.stop()
     audit(env, "the run (final)", audits)
 
     took = time.monotonic() - began
-    notes.append(f"Run took {took:.0f} s; logs and this report in `bench/out/{run_id}/`.")
+    notes.append(f"Run took {took:.0f} s; logs, wrk's data files and results, and this report "
+                 f"in `bench/out/{run_id}/`.")
     text = report.render(title=f"Wallet service benchmark ({run_id})", machine_line=machine,
                          settings_line=settings_line(args, sizes, namespace),
-                         rows=table.rows(results), notes=notes)
+                         tables=[scenarios.table(results, connections=args.connections),
+                                 report.measures(table.rows(results))], notes=notes)
     for path in (os.path.join(run_dir, "report.md"),
                  os.path.join(OUT_DIR, "latest-quick.md" if args.quick else "latest.md")):
         with open(path, "w") as f:
@@ -172,13 +200,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def measure_ceiling(args: argparse.Namespace, namespace: Namespace, movers, sizes, env: dict,
+                    audits: list, when: str) -> ceiling.CeilingResult:
+    """The direct-SQL ceiling over the scenarios' wallets, then the audit."""
+    began = time.monotonic()
+    result = ceiling.run(namespace, movers, threads=args.ceiling_threads,
+                         duration_s=sizes.ceiling_s)
+    print(f"  ceiling {when}: {result.rate_per_s:.0f} tx/s (took "
+          f"{time.monotonic() - began:.0f} s)", flush=True)
+    audit(env, f"the ceiling ({when})", audits)
+    return result
+
+
 def read_phases(bench: Bench, readers, base_url: str, cache: str) -> dict:
     """GET wallet (closed loop, then paced at half that rate) and GET transactions."""
-    peak = reads(bench, f"GET wallet, cache {cache}", readers, kind="wallet", base_url=base_url)
-    half = reads(bench, f"GET wallet at half its peak, cache {cache}", readers, kind="wallet",
+    wallets = wallet_targets(readers)
+    peak = reads(bench, f"GET wallet, cache {cache}", wallets, base_url=base_url)
+    half = reads(bench, f"GET wallet at half its peak, cache {cache}", wallets,
                  base_url=base_url, rate_per_s=max(1.0, peak.rate_per_s / 2))
-    history = reads(bench, f"GET transactions, cache {cache}", readers, kind="history",
-                    base_url=base_url)
+    history = reads(bench, f"GET transactions, cache {cache}",
+                    wallet_targets(readers, history=True), base_url=base_url)
     return {f"wallet {cache}": peak, f"wallet half {cache}": half, f"history {cache}": history}
 
 
@@ -194,7 +235,7 @@ def _cache_off_note(namespace, nocache: WebProcess) -> str:
             f"({how}).")
 
 
-def _log_notes(bench: Bench, stack: Stack) -> list[str]:
+def _log_notes(bench: Bench) -> list[str]:
     """ERROR lines of the stack's log during the transfer phases, grouped by kind."""
     notes = []
     for name, counts in bench.log_counts:
@@ -209,9 +250,9 @@ def _log_notes(bench: Bench, stack: Stack) -> list[str]:
             notes.append(f"{name}: {counts.exhausted} messages out of retries, "
                          f"{counts.unavailable} answers 503 on a database error, "
                          f"{counts.lock_timeouts} lock wait timeouts")
-    for name, load in bench.loads:
-        if load.samples:
-            notes.append(f"{name}: unexpected answers, e.g. `{load.samples[0][:300]}`")
+    for name, seen in bench.loads:
+        if seen.samples:
+            notes.append(f"{name}: unexpected answers, e.g. `{seen.samples[0][:300]}`")
     return notes
 
 

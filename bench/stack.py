@@ -98,9 +98,12 @@ class Stack:
         self.env_path = os.path.join(run_dir, "bench.env")
         self.base_url = f"http://127.0.0.1:{env['PORT']}"
         self.proc: subprocess.Popen | None = None
+        self.started = 0  # where in the log the latest start begins
 
     def start(self) -> None:
-        """Start honcho and wait for the web process and every worker to be ready."""
+        """Start honcho and wait for the web process and every worker to be ready (again
+        after a `stop`: the log goes on)."""
+        self.started = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.env_path, "w") as f:
             f.writelines(f"{key}={self.env[key]}\n" for key in ENV_FILE_KEYS)
         argv = [os.path.join(VENV_BIN, "honcho"), "start", "-f", "Procfile", "-e", self.env_path,
@@ -110,17 +113,18 @@ class Stack:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         wait_healthy(self.base_url, self.proc, self.log_path)
         deadline = time.monotonic() + START_TIMEOUT_S
-        while self.since(0).count(READY_LINE) < self.workers:
+        while self.since(self.started).count(READY_LINE) < self.workers:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError(f"the workers did not start; see {self.log_path}")
             time.sleep(0.2)
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by each process type (web, worker, sweeper), all copies."""
+        """CPU seconds used so far by each process type (web, worker, sweeper; all copies),
+        by honcho itself, and by the shared services (bench/cpu.py)."""
         roots: dict[str, list[int]] = {}
-        for name, pid in STARTED.findall(self.since(0)):
+        for name, pid in STARTED.findall(self.since(self.started)):
             roots.setdefault(name, []).append(int(pid))
-        return cpu.tree_seconds(roots)
+        return cpu.seconds(roots, {"honcho": [self.proc.pid] if self.proc else []})
 
     def mark(self) -> int:
         """A position in the log, for `since`."""

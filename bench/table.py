@@ -1,23 +1,30 @@
-"""The issue's measures and targets, as table rows, from a run's results."""
+"""The issue's measures and targets, as table rows, from a run's results.
+
+The targets are reported, never enforced: a benchmark is a measurement, not a test.
+"""
 from dataclasses import dataclass
 
 from bench.ceiling import CeilingResult
 from bench.config import Sizes
 from bench.growth import HistoryGrowth
-from bench.phases import Audit, Load, TransferPhase
-from bench.report import SKIPPED, Row, pcts
+from bench.load import Load
+from bench.phases import CPU_ORDER, Audit, TransferPhase
+from bench.report import SKIPPED, Row, ms, pcts
 
-SETTLE_SHARE_OF_CEILING = 0.40
-ACCEPT_P99_MS = 20.0
-SINGLE_SHARE_OF_UNIFORM = 0.30
+SETTLE_SHARE_OF_CEILING = 0.50  # uniform settled/s over the same run's SQL ceiling
+ACCEPT_P99_MS = 20.0            # accept p99 at half the peak rate
+SINGLE_SHARE_OF_UNIFORM = 0.90  # single hot wallet settled/s over uniform's
+SINGLE_DRAIN_S = 2.0            # the single wallet's backlog gone this soon after the load
 HISTORY_GROWTH_MAX = 1.5
 SETTLE_GROWTH_MIN = 0.8
 CACHED_GET_P99_MS = 5.0
+# The processes that are the service (wrk is the load generator).
+SERVICE = tuple(kind for kind in CPU_ORDER if kind != "wrk")
 
 
 @dataclass
 class Results:
-    ceiling: CeilingResult
+    ceilings: tuple[CeilingResult, CeilingResult]  # before and after transfers and reads
     uniform: TransferPhase
     half: TransferPhase
     hot: TransferPhase
@@ -29,19 +36,28 @@ class Results:
     settle_growth: tuple[TransferPhase, TransferPhase] | None = None
     history_growth: HistoryGrowth | None = None
 
+    @property
+    def ceiling_per_s(self) -> float:
+        """The mean of the two ceilings: what each scenario is compared with."""
+        return sum(c.rate_per_s for c in self.ceilings) / len(self.ceilings)
 
-def _settle(phase: TransferPhase) -> str:
-    s, log = phase.settle, phase.log
-    failed = sum(s.failed.values())
-    bound = " = the accept rate: workers kept up" if s.rate_per_s >= 0.95 * \
-        phase.accept.rate_per_s else ""
-    return (f"{s.rate_per_s:.0f} settled/s{bound} ({s.succeeded:,} in {s.span_s:.1f} s); "
-            f"CPU per request: web {phase.cpu_ms['web']:.1f} ms, workers "
-            f"{phase.cpu_ms['worker']:.1f} ms; accept→settled "
-            f"{pcts(s.latency_ms)}; failed {failed}, retries_exhausted {s.exhausted}, "
-            f"still pending {s.pending}; version conflicts {log.conflicts}, "
-            f"deadlocks {log.deadlocks}, Dramatiq retries {log.retries}, sweeper re-sends "
-            f"{log.resent}")
+    def share_of_ceiling(self, phase: TransferPhase) -> float:
+        return phase.settle.rate_per_s / self.ceiling_per_s if self.ceiling_per_s else 0.0
+
+    def share_of_uniform(self, phase: TransferPhase) -> float:
+        uniform = self.uniform.settle.rate_per_s
+        return phase.settle.rate_per_s / uniform if uniform else 0.0
+
+
+def drained(phase: TransferPhase) -> str:
+    """The backlog when the load stopped, and how long it took to go."""
+    if phase.drain_s is None:
+        return f"{phase.backlog:,} at stop, {phase.settle.pending:,} still pending at the timeout"
+    return f"{phase.backlog:,} at stop, drained in {phase.drain_s:.1f} s"
+
+
+def _clean(phase: TransferPhase) -> bool:
+    return phase.audit.clean and phase.settle.pending == 0
 
 
 def _answers(load: Load, expected: str) -> str:
@@ -50,66 +66,70 @@ def _answers(load: Load, expected: str) -> str:
         ", ".join(f"{code} ×{n}" for code, n in odd.items()) if odd else "0")
 
 
-def _accept(load: Load) -> str:
-    return _answers(load, "202")
+def _hot_wallet(r: Results, phase: TransferPhase) -> str:
+    s = phase.settle
+    return (f"{s.rate_per_s:.0f} settled/s, {r.share_of_uniform(phase):.0%} of uniform; "
+            f"backlog {drained(phase)}; retries_exhausted {s.exhausted}; audit "
+            f"{'clean' if phase.audit.clean else 'FINDINGS'}")
 
 
-def _read(load: Load) -> str:
-    return _answers(load, "200")
-
-
-def _clean(phase: TransferPhase) -> bool:
-    return phase.audit.clean and phase.settle.pending == 0
+def _cpu(phase: TransferPhase) -> str:
+    cpu = phase.cpu_ms
+    service = sum(cpu[kind] for kind in SERVICE)
+    return (", ".join(f"{kind} {cpu[kind]:.2f}" for kind in CPU_ORDER)
+            + f"; the service {service:.2f} ms, with wrk {service + cpu['wrk']:.2f} ms")
 
 
 def rows(r: Results) -> list[Row]:
     """One row per measure of the issue, in its order."""
-    ratio = r.uniform.settle.rate_per_s / r.ceiling.rate_per_s if r.ceiling.rate_per_s else 0
-    single_share = (r.single.settle.rate_per_s / r.uniform.settle.rate_per_s
-                    if r.uniform.settle.rate_per_s else 0)
+    before, after = r.ceilings
+    ratio = r.share_of_ceiling(r.uniform)
+    single = r.single
     out = [
-        Row(f"1. ceiling: the transfer's SQL straight through pymysql, {r.ceiling.threads} threads",
-            f"{r.ceiling.rate_per_s:.0f} tx/s ({r.ceiling.transactions:,} in "
-            f"{r.ceiling.elapsed_s:.1f} s, {r.ceiling.conflicts} version conflicts)"),
-        Row("2. accept: POST /v1/transfers, closed loop (peak)", _accept(r.uniform.accept)),
-        Row(f"2. accept at half the peak rate ({r.half.offered_per_s:.0f} req/s offered, paced)",
-            _accept(r.half.accept), f"p99 ≤ {ACCEPT_P99_MS:.0f} ms",
+        Row(f"1. ceiling: the transfer's SQL straight through pymysql, {before.threads} threads, "
+            f"{r.sizes.transfer_wallets:,} wallets, before and after the load phases",
+            f"before {before.rate_per_s:.0f}, after {after.rate_per_s:.0f} tx/s: mean "
+            f"{r.ceiling_per_s:.0f} ({before.transactions:,} and {after.transactions:,} in "
+            f"{before.elapsed_s:.1f} s; {before.conflicts} and {after.conflicts} version "
+            "conflicts)"),
+        Row("2. accept: POST /v1/transfers, closed loop (peak)", _answers(r.uniform.accept, "202")),
+        Row(f"2. accept at half the peak rate (paced, {r.half.accept.offered_per_s:.0f} req/s "
+            "offered)", _answers(r.half.accept, "202"), f"p99 ≤ {ACCEPT_P99_MS:.0f} ms",
             r.half.accept.latency_ms[99] <= ACCEPT_P99_MS),
-        Row(f"3. settle: uniform, {r.sizes.wallets:,} wallets (the peak accept phase)",
-            _settle(r.uniform)),
-        Row("3. settle: uniform at half the peak accept rate", _settle(r.half)),
+        Row("3. CPU per transfer, uniform (ms of CPU per accepted request, /proc; MariaDB, "
+            "RabbitMQ and Redis are shared with the rest of the machine)", _cpu(r.uniform)),
         Row(f"4. hot: {r.sizes.hot_share:.0%} of transfers touch {r.sizes.hot_wallets} wallets",
-            _settle(r.hot), "audit clean, 0 retries_exhausted",
+            _hot_wallet(r, r.hot), "audit clean, 0 retries_exhausted",
             _clean(r.hot) and r.hot.settle.exhausted == 0),
-        Row("4. single: every transfer leaves one wallet",
-            _settle(r.single) + f"; {single_share:.0%} of uniform",
-            f"≥ {SINGLE_SHARE_OF_UNIFORM:.0%} of uniform, 0 retries_exhausted",
-            single_share >= SINGLE_SHARE_OF_UNIFORM and r.single.settle.exhausted == 0
-            and _clean(r.single)),
-        Row("4. reads: GET /v1/wallets/{id}, cache on, closed loop (peak)",
-            _read(r.reads["wallet on"]), f"p99 ≤ {CACHED_GET_P99_MS:.0f} ms",
-            r.reads["wallet on"].latency_ms[99] <= CACHED_GET_P99_MS),
-        Row("4. reads: GET /v1/wallets/{id}, cache on, paced at half the peak",
-            _read(r.reads["wallet half on"]), f"p99 ≤ {CACHED_GET_P99_MS:.0f} ms",
-            r.reads["wallet half on"].latency_ms[99] <= CACHED_GET_P99_MS),
-        Row("4. reads: GET /v1/wallets/{id}, cache off, closed loop (peak)",
-            _read(r.reads["wallet off"])),
-        Row("4. reads: GET /v1/wallets/{id}, cache off, paced at half the peak",
-            _read(r.reads["wallet half off"])),
-        Row("4. reads: GET /v1/wallets/{id}/transactions, cache on", _read(r.reads["history on"])),
-        Row("4. reads: GET /v1/wallets/{id}/transactions, cache off",
-            _read(r.reads["history off"])),
+        Row("4. single: every transfer leaves one wallet", _hot_wallet(r, single),
+            f"≥ {SINGLE_SHARE_OF_UNIFORM:.0%} of uniform, backlog gone ≤ {SINGLE_DRAIN_S:g} s "
+            "after the load stops, 0 retries_exhausted, audit clean",
+            r.share_of_uniform(single) >= SINGLE_SHARE_OF_UNIFORM and single.drain_s is not None
+            and single.drain_s <= SINGLE_DRAIN_S and single.settle.exhausted == 0
+            and _clean(single)),
     ]
+    for cache in ("on", "off"):
+        target = f"p99 ≤ {CACHED_GET_P99_MS:.0f} ms" if cache == "on" else "—"
+        for key, how in ((f"wallet {cache}", "closed loop (peak)"),
+                         (f"wallet half {cache}", "paced at half the peak")):
+            load = r.reads[key]
+            out.append(Row(f"4. reads: GET /v1/wallets/{{id}}, cache {cache}, {how}",
+                           _answers(load, "200"), target,
+                           load.latency_ms[99] <= CACHED_GET_P99_MS if cache == "on" else None))
+    for cache in ("on", "off"):
+        out.append(Row(f"4. reads: GET /v1/wallets/{{id}}/transactions, cache {cache}",
+                       _answers(r.reads[f"history {cache}"], "200")))
     out += _growth_rows(r)
-    out.append(Row("6. settle / ceiling (uniform)", f"{ratio:.0%}",
-                   f"≥ {SETTLE_SHARE_OF_CEILING:.0%}, audit clean",
+    out.append(Row("6. settle / ceiling (uniform)",
+                   f"{r.uniform.settle.rate_per_s:.0f} settled/s ÷ {r.ceiling_per_s:.0f} tx/s = "
+                   f"{ratio:.0%}", f"≥ {SETTLE_SHARE_OF_CEILING:.0%}, audit clean",
                    ratio >= SETTLE_SHARE_OF_CEILING and _clean(r.uniform)))
     audits_clean = sum(a.clean for a in r.audits)
-    out.append(Row("6. audit after every run", f"clean after {audits_clean} of {len(r.audits)}: "
+    out.append(Row("6. audit after every phase", f"clean after {audits_clean} of {len(r.audits)}: "
                    + ", ".join(a.after + ("" if a.clean else " (**findings**)") for a in r.audits),
                    "clean every time", audits_clean == len(r.audits)))
     fives = sum(load.server_errors for _, load in r.loads)
-    transport = sum(load.count("transport") for _, load in r.loads)
+    transport = sum(load.transport_errors for _, load in r.loads)
     out.append(Row("HTTP 5xx and transport errors, all phases", f"5xx {fives}, transport "
                    f"{transport}", "0", fives == 0 and transport == 0))
     return out
@@ -123,13 +143,13 @@ def _growth_rows(r: Results) -> list[Row]:
                     f"{r.sizes.large_wallets:,} wallets", SKIPPED)]
     h = r.history_growth
     out = []
-    for label, (small, large) in (("first page", h.first), ("page halfway back", h.middle)):
-        times = large.latency_ms[50] / small.latency_ms[50] if small.latency_ms[50] else 0
+    for label, (few, many) in (("first page", h.first), ("page halfway back", h.middle)):
+        times = many.latency_ms[50] / few.latency_ms[50] if few.latency_ms[50] else 0
         out.append(Row(
             f"5. growth: history {label}, {h.small.entries:,} vs {h.large.entries:,} entries "
             "(cache off)",
-            f"p50 {small.latency_ms[50]:.1f} vs {large.latency_ms[50]:.1f} ms (×{times:.2f}); "
-            f"p99 {small.latency_ms[99]:.1f} vs {large.latency_ms[99]:.1f} ms",
+            f"p50 {ms(few.latency_ms[50])} vs {ms(many.latency_ms[50])} ms (×{times:.2f}); "
+            f"p99 {ms(few.latency_ms[99])} vs {ms(many.latency_ms[99])} ms",
             f"p50 ≤ {HISTORY_GROWTH_MAX}×", times <= HISTORY_GROWTH_MAX))
     small, large = r.settle_growth
     times = large.settle.rate_per_s / small.settle.rate_per_s if small.settle.rate_per_s else 0
