@@ -5,6 +5,7 @@ examples, helpers) are in `parts`. It is mostly data, built once per process. Th
 page has a document of its own, for operators only (see `ops`).
 """
 from web.openapi.accepted import WAIT
+from web.openapi.links import with_links
 from web.openapi.parts import (CURSOR, DONE, LOGIN, NOTE, REQUEST, TRANSACTION, USER, WALLET,
                                T0, Schema, assemble, operation, param, path_id, ref, success)
 
@@ -205,8 +206,8 @@ TAGS = {"users": "Sign-up and the caller's profile", "auth": "Access tokens and 
 def build() -> dict:
     """Assemble the public document (fresh every call); the ops page has its own, for
     operators only (see web/openapi/ops.py)."""
-    return assemble(title="Wallet service API", description=DESCRIPTION, paths_=paths(),
-                    tags=TAGS, schemes={"bearerAuth": {
+    return assemble(title="Wallet service API", description=DESCRIPTION,
+                    paths_=with_links(paths()), tags=TAGS, schemes={"bearerAuth": {
                         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                         "description": "An HS256 JWT from POST /v1/auth/token."}})
 
