@@ -202,6 +202,7 @@ class Client:
         self.http = requests.Session()
         self.token: str | None = None
         self.email = self.username = None
+        self.password = PASSWORD
 
     def call(self, method: str, path: str, *, json=None, key: str | None = None,
              headers: dict | None = None, **kwargs) -> requests.Response:
@@ -213,18 +214,19 @@ class Client:
         return self.http.request(method, self.base + path, json=json, headers=hdrs,
                                  timeout=60, **kwargs)
 
-    def sign_up(self) -> "Client":
+    def sign_up(self, *, password: str = PASSWORD) -> "Client":
         self.username = unique("user_")
         self.email = f"{self.username}@example.com"
+        self.password = password
         res = self.call("POST", "/v1/users", json={"email": self.email, "username": self.username,
-                                                   "password": PASSWORD})
+                                                   "password": password})
         assert res.status_code == 201, res.text
         self.user_id = res.json()["id"]
         return self.log_in()
 
     def log_in(self) -> "Client":
         res = self.call("POST", "/v1/auth/token", json={"email": self.email,
-                                                         "password": PASSWORD})
+                                                         "password": self.password})
         assert res.status_code == 200, res.text
         self.token = res.json()["access_token"]
         return self

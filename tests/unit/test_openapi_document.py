@@ -211,3 +211,62 @@ def test_every_example_matches_its_schema(doc):
 
     walk(doc, "")
     assert checked > (40 if doc["info"]["title"] == "Wallet service API" else 10)
+
+
+# -- links ------------------------------------------------------------------------------
+EXPRESSION = re.compile(r"\$(request|response)\.body#/([a-z_]+)")
+# The walk a client (and the stateful fuzzer) takes: sign up and log in; open a wallet and
+# use it; every money movement leads to its request.
+CHAIN = {("sign_up", "issue_token"), ("create_wallet", "get_wallet"),
+         ("create_wallet", "delete_wallet"), ("create_wallet", "list_wallet_transactions"),
+         ("create_wallet", "create_deposit"), ("create_wallet", "create_withdrawal"),
+         ("create_wallet", "create_transfer"), ("create_deposit", "get_request"),
+         ("create_withdrawal", "get_request"), ("create_transfer", "get_request")}
+
+
+def links(doc: dict):
+    """(source operation, status, link name, link) for every link of the document."""
+    for _, _, op in operations(doc):
+        for status, response in op["responses"].items():
+            for name, link in deref(doc, response).get("links", {}).items():
+                yield op, status, name, link
+
+
+def body_properties(doc: dict, op: dict, status: str | None = None) -> set[str]:
+    """The top-level fields of an operation's JSON request body, or of one answer's."""
+    holder = op.get("requestBody", {}) if status is None else deref(doc, op["responses"][status])
+    schema = deref(doc, holder.get("content", {}).get("application/json", {}).get("schema", {}))
+    return set(schema.get("properties", {}))
+
+
+def test_every_link_names_an_operation_and_what_it_fills_exists(public):
+    by_id = {op["operationId"]: op for _, _, op in operations(public)}
+    found = list(links(public))
+    assert len(found) >= 10
+    for source, status, name, link in found:
+        # Then the target is an operation of the document, named by id (3.1 Link Object)
+        assert set(link) <= {"operationId", "parameters", "requestBody", "description"}, name
+        target = by_id[link["operationId"]]
+        # And each parameter it fills is one of the target's, by name
+        params = {deref(public, p)["name"] for p in target["parameters"]}
+        assert set(link.get("parameters", {})) <= params, name
+        # And each body field it fills is a field of the target's request body
+        assert set(link.get("requestBody", {})) <= body_properties(public, target), name
+        assert link.get("parameters") or link.get("requestBody"), name
+        # And every value is a runtime expression over a field the source really has
+        for expression in [*link.get("parameters", {}).values(),
+                           *link.get("requestBody", {}).values()]:
+            where, field = EXPRESSION.fullmatch(expression).groups()
+            assert field in body_properties(public, source,
+                                            status if where == "response" else None), expression
+
+
+def test_the_links_walk_from_sign_up_to_a_wallet_to_money_to_its_request(public):
+    walked = {(source["operationId"], link["operationId"]) for source, _, _, link in links(public)}
+    assert CHAIN <= walked
+    # Only successes lead on: nothing follows a problem
+    assert {status for _, status, _, _ in links(public)} <= {"200", "201", "202"}
+
+
+def test_the_operators_document_has_no_links(ops_doc):
+    assert list(links(ops_doc)) == []

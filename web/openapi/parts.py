@@ -5,6 +5,7 @@ examples, and `assemble`, which puts a document together.
 from typing import Any
 
 from models import STATUSES
+from web.openapi.accepted import AMOUNT_IN, CURRENCY_IN, PAGE_CURSOR, PASSWORD
 from web.problems import INTERNAL, PROBLEMS
 
 Schema = dict[str, Any]
@@ -39,7 +40,7 @@ def nullable(schema: Schema) -> Schema:
 
 def page_of(item: str) -> Schema:
     return obj({"items": {"type": "array", "items": ref(item)},
-                "next_cursor": nullable({"type": "string", "description":
+                "next_cursor": nullable({**PAGE_CURSOR, "description":
                                          "Pass as ?cursor= for the next page; null on the last."})},
                description=f"One page of {item} objects, newest first.")
 
@@ -52,11 +53,6 @@ MONEY: Schema = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$",
                  "description": "Major units with exactly the currency's decimals."}
 SIGNED_MONEY: Schema = {**MONEY, "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
                         "description": "Major units, negative when money leaves the wallet."}
-AMOUNT_IN: Schema = {
-    "type": ["string", "number"], "pattern": r"^[0-9]+(\.[0-9]+)?$", "exclusiveMinimum": 0,
-    "description": "A decimal string in major units (\"12.50\"); a JSON number in plain "
-                   "notation is also accepted and parsed exactly. > 0, at most MAX_AMOUNT, "
-                   "no more decimals than the currency's minor units."}
 FAILURE_CODES = ["insufficient_funds", "wallet_not_found", "wallet_closed", "retries_exhausted"]
 NOTIFICATION_TYPES = ("wallet_created, deposit_succeeded, deposit_failed, withdrawal_succeeded, "
                       "withdrawal_failed, transfer_succeeded, transfer_failed, transfer_received")
@@ -107,14 +103,14 @@ SCHEMAS: dict[str, Schema] = {
         description="RFC 9457 problem details; `errors` only on validation failures."),
     "SignUp": obj({"email": {"type": "string", "format": "email", "maxLength": 254},
                    "username": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{3,32}$"},
-                   "password": {"type": "string", "minLength": 8, "maxLength": 128}}, closed=True),
+                   "password": PASSWORD}, closed=True),
     "TokenRequest": obj({"email": {"type": "string"}, "password": {"type": "string"}},
                         closed=True),
     "ProfileUpdate": obj({"username": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{3,32}$"},
-                          "password": {"type": "string", "minLength": 8, "maxLength": 128},
+                          "password": PASSWORD,
                           "current_password": {"type": "string"}}, [], closed=True,
                          description="Changing the password needs the right current_password."),
-    "WalletCreate": obj({"currency": CURRENCY}, closed=True),
+    "WalletCreate": obj({"currency": CURRENCY_IN}, closed=True),
     "AmountBody": obj({"amount": AMOUNT_IN}, closed=True),
     "TransferCreate": obj({"from_wallet_id": {**ID, "description": "One of the caller's wallets."},
                            "to_wallet_id": {**ID, "description": "Any live wallet, same currency."},
@@ -148,7 +144,7 @@ FIELD_ERRORS = {"invalid_amount": ("amount", "USD allows at most 2 decimal place
                 "validation_error": ("username", "must be 3 to 32 of A-Z a-z 0-9 _ . -"),
                 "same_wallet": ("to_wallet_id", "must differ from from_wallet_id"),
                 "currency_mismatch": ("to_wallet_id", "currency differs")}
-CURSOR = "eyJzIjoicmVxdWVzdHMiLCJpZCI6MzQ1fQ.q2f"
+CURSOR = "AAAAAAAAA4WfOsHSfksI9abD4dA"  # after entry 901, with its MAC
 
 
 def problem_example(status: int, code: str) -> Schema:
@@ -217,7 +213,7 @@ PARAMETERS: dict[str, Schema] = {
         required=True),
     "Limit": param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100,
                                       "default": 20}, "Page size (1 to 100)."),
-    "Cursor": param("cursor", "query", {"type": "string"},
+    "Cursor": param("cursor", "query", PAGE_CURSOR,
                     "The `next_cursor` of the previous page; opaque."),
 }
 RESPONSES: dict[str, Schema] = {

@@ -5,6 +5,8 @@ examples, helpers) are in `parts`. It is mostly data, built once per process. Th
 page has a document of its own, for operators only (see `ops`).
 """
 from models import STATUSES
+from web.openapi.accepted import WAIT
+from web.openapi.links import with_links
 from web.openapi.parts import (
     CURSOR,
     DONE,
@@ -30,7 +32,8 @@ DESCRIPTION = """The wallet service's HTTP API, version 1.
 
 * **JSON** in and out (UTF-8). Bodies are one JSON object of at most 64 KiB sent as
   `application/json`; repeated keys are `invalid_json`, unknown fields `unknown_field`.
-  Types are strict: ids are JSON integers, booleans are never numbers.
+  Types are strict: ids are JSON integers written as such (`7`, never `7.0` or `"7"`),
+  booleans are never numbers.
 * **Amounts** are decimal strings in major units in plain notation (`"12.50"`), with exactly
   the currency's ISO 4217 decimals on output (`"5"` for JPY). On input a JSON number in plain
   notation is also accepted and parsed exactly. Amounts are > 0, at most MAX_AMOUNT
@@ -156,8 +159,7 @@ def paths() -> dict[str, Schema]:
                             "wait (too many polls at once) answers at once with the request "
                             "as it stands and `Retry-After`.", ref("Request"), DONE,
                             headers=("Retry-After",))},
-            params=(request_id, param("wait", "query", {"type": "integer", "minimum": 0,
-                                                        "maximum": 30, "default": 0},
+            params=(request_id, param("wait", "query", WAIT,
                                       "Seconds to wait for the request to leave `pending`.")),
             errors={404: ("request_not_found",), 422: ("validation_error",)})},
         "/v1/requests": {"get": operation(
@@ -221,8 +223,8 @@ TAGS = {"users": "Sign-up and the caller's profile", "auth": "Access tokens and 
 def build() -> dict:
     """Assemble the public document (fresh every call); the ops page has its own, for
     operators only (see web/openapi/ops.py)."""
-    return assemble(title="Wallet service API", description=DESCRIPTION, paths_=paths(),
-                    tags=TAGS, schemes={"bearerAuth": {
+    return assemble(title="Wallet service API", description=DESCRIPTION,
+                    paths_=with_links(paths()), tags=TAGS, schemes={"bearerAuth": {
                         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                         "description": "An HS256 JWT from POST /v1/auth/token."}})
 

@@ -1,0 +1,71 @@
+"""OpenAPI links of the public document: which value of one answer feeds which next call.
+
+They say how a client walks the API (sign up, log in, open a wallet, move money into, out
+of and between wallets, follow the request) and let a stateful tester (schemathesis) walk
+it the same way. Each link names its target by operationId; `parameters` fill the target's
+parameters by name, and `requestBody` fills fields of its body, from runtime expressions
+over the source's request and response (OpenAPI 3.1, Link Object).
+"""
+from typing import Any
+
+Link = dict[str, Any]
+CREATED_ID = "$response.body#/id"
+
+
+def link(operation_id: str, description: str, *, parameters: dict[str, str] | None = None,
+         body: dict[str, str] | None = None) -> Link:
+    out: Link = {"operationId": operation_id, "description": description}
+    if parameters:
+        out["parameters"] = parameters
+    if body:
+        out["requestBody"] = body
+    return out
+
+
+def of_wallet(source: str) -> dict[str, Link]:
+    """Links from an answer where the runtime expression `source` gives one of the
+    caller's wallet ids."""
+    wallet = {"wallet_id": source}
+    return {
+        "GetWallet": link("get_wallet", "Read the wallet.", parameters=wallet),
+        "ListTransactions": link("list_wallet_transactions", "Its ledger entries.",
+                                 parameters=wallet),
+        "Deposit": link("create_deposit", "Deposit into it.", parameters=wallet),
+        "Withdraw": link("create_withdrawal", "Withdraw from it.", parameters=wallet),
+        "TransferFrom": link("create_transfer", "Send money from it.",
+                             body={"from_wallet_id": source}),
+        "TransferTo": link("create_transfer", "Send money to it (from another wallet).",
+                           body={"to_wallet_id": source}),
+    }
+
+
+def follow_request() -> dict[str, Link]:
+    return {"GetRequest": link("get_request", "Follow the request until it settles.",
+                               parameters={"request_id": CREATED_ID})}
+
+
+# operationId -> status -> the links of that answer.
+LINKS: dict[str, dict[str, dict[str, Link]]] = {
+    "sign_up": {"201": {"LogIn": link(
+        "issue_token", "Log in as the new user.",
+        body={"email": "$response.body#/email", "password": "$request.body#/password"})}},
+    "create_wallet": {"201": {**of_wallet(CREATED_ID), "CloseWallet": link(
+        "delete_wallet", "Close it while it is empty.", parameters={"wallet_id": CREATED_ID})}},
+    "create_deposit": {"202": follow_request()},
+    "create_withdrawal": {"202": follow_request()},
+    "create_transfer": {"202": follow_request()},
+    "get_request": {"200": of_wallet("$response.body#/wallet_id")},
+}
+
+
+def with_links(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`paths` with LINKS added to the answers they start from (in place; returned).
+
+    Raises:
+      KeyError: when LINKS names an operation or status the paths do not have.
+    """
+    by_id = {op["operationId"]: op for item in paths.values() for op in item.values()}
+    for operation_id, answers in LINKS.items():
+        for status, links in answers.items():
+            by_id[operation_id]["responses"][status]["links"] = links
+    return paths
