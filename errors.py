@@ -129,6 +129,19 @@ class RequestNotFound(WalletError):
     """Raised when a money request does not exist or is not the caller's."""
 
 
+class HoldNotFound(WalletError):
+    """Raised when a hold does not exist or names none of the caller's wallets."""
+
+
+class Forbidden(WalletError):
+    """Raised when the caller is a party to a hold, but not the one who may do this."""
+
+
+class NotRefundable(WalletError):
+    """Raised when a request cannot be refunded (not a succeeded transfer or capture with a
+    recipient, or nothing of it is left to refund)."""
+
+
 class NotificationNotFound(WalletError):
     """Raised when a notification does not exist or is not the caller's."""
 
@@ -179,6 +192,24 @@ class WalletClosed(SettlementFailed):
     code = "wallet_closed"
 
 
+class HoldNotActive(SettlementFailed):
+    """Raised when a hold is captured or voided that is not (or no longer) active."""
+
+    code = "hold_not_active"
+
+
+class ExceedsHold(SettlementFailed):
+    """Raised when a capture asks more than its hold still reserves."""
+
+    code = "exceeds_hold"
+
+
+class RefundExceedsOriginal(SettlementFailed):
+    """Raised when a refund asks more than is still refundable of its request."""
+
+    code = "refund_exceeds_original"
+
+
 class RetriesExhausted(SettlementFailed):
     """Raised when a request's transient failures outlasted its retries (never retried)."""
 
@@ -195,3 +226,11 @@ class VersionConflict(WalletError):
     def __init__(self, wallet_id: int) -> None:
         super().__init__(f"Wallet {wallet_id} changed under this update.")
         self.wallet_id = wallet_id
+
+
+class RowChanged(VersionConflict):
+    """Raised when a hold or a refunded total changed under an attempt's guarded update;
+    the attempt is retried like a version conflict."""
+
+    def __init__(self, what: str) -> None:
+        WalletError.__init__(self, f"{what} changed under this update.")

@@ -10,18 +10,30 @@ Glossary (one name per thing, everywhere but the public API):
   system account  a wallet row without a user, per currency: `external` (money entering
                   or leaving the service) and `fees`; its balance is the sum of its
                   entries, never a column that is updated.
-  request         one asked-for money movement (deposit, withdrawal, transfer), recorded
-                  `pending` at the door and settled once, `succeeded` or `failed`
-                  (`transaction_requests`; the API's Request).
+  request         one asked-for money movement (deposit, withdrawal, transfer, hold,
+                  capture, void, refund), recorded `pending` at the door and settled once,
+                  `succeeded` or `failed` (`transaction_requests`; the API's Request).
   entry           one ledger line of one wallet, written by a succeeded request; a
                   request's entries sum to zero (`transactions`; the API's Transaction).
-  hold            money of a wallet reserved by a request, not yet moved (none yet).
+  hold            money of a wallet reserved by a hold request, not yet moved (`holds`):
+                  `pending` from the door, `active` once settled, then `captured`,
+                  `voided`, `expired` (by the service) or `failed`.
+  held            what a wallet's active holds still reserve (`wallets.held`): state of
+                  the wallet, written like its balance; `available` = balance - held.
+  capture         a request that moves held money: to the hold's recipient as a transfer,
+                  or out of the service as a withdrawal; partial captures add up.
+  void            a request that ends an active hold and releases what it still held;
+                  `expire` is the same done by the service once the hold's time is up.
+  refund          a request by the recipient of a transfer or capture that gives (part
+                  of) what it received back to the sender; `refunded` on the original
+                  counts how much, never past what was received.
   idempotency key what a client sends to make a call safe to repeat; reserved once per
                   user, whatever it made (`idempotency_keys`).
   notification    what a user is told about its wallets and requests.
   settle          carry out a pending request: its entries, balances, outcome and
                   notifications, in one transaction.
 """
+import json
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -82,6 +94,19 @@ class Timestamp(DateTimeField):
     field_type = "DATETIME(6)"
 
 
+class JSONField(TextField):
+    """A MariaDB JSON column (LONGTEXT holding valid JSON), as Python values."""
+
+    field_type = "JSON"
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"),
+                                                     ensure_ascii=False)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
 class BaseModel(Model):
     class Meta:
         database = db
@@ -134,6 +159,8 @@ class Wallet(BaseModel):
     user_id: int | None
     currency = CharField(max_length=3)
     balance = BigIntegerField(default=0)
+    # What active holds on this wallet still reserve; available = balance - held.
+    held = BigIntegerField(default=0)
     version = BigIntegerField(default=0)
     system_key = CharField(max_length=16, null=True)
     created_at = Timestamp(default=utcnow)
@@ -161,6 +188,15 @@ class TransactionRequest(BaseModel):
     failure_code = CharField(max_length=32, null=True)
     failure_detail = CharField(max_length=255, null=True)
     trace_id = CharField(max_length=64, null=True)
+    # The hold a hold, capture or void acts on; the request a refund gives back.
+    hold_id = BigIntegerField(null=True)
+    refund_of = BigIntegerField(null=True)
+    # A transfer's or capture's total refunded so far (never past amount - fee).
+    refunded = BigIntegerField(default=0)
+    # A capture that ends its hold whatever remains.
+    capture_final = BooleanField(default=False)
+    description = CharField(max_length=255, null=True)
+    metadata = JSONField(null=True)
     # How often, and when last, the sweeper re-sent this request (the outbox's backoff).
     sweeps = IntegerField(default=0)
     swept_at = Timestamp(null=True)
@@ -169,6 +205,32 @@ class TransactionRequest(BaseModel):
 
     class Meta:
         table_name = "transaction_requests"
+
+
+class Hold(BaseModel):
+    """Money of a wallet reserved, not yet moved: its amount stays in the wallet's balance
+    and counts in its `held` while the hold is pending or active."""
+
+    id = BigAutoField()
+    # The payer: the owner of the held wallet; `to_user_id` owns the recipient, if any.
+    user_id = BigIntegerField()
+    wallet_id = BigIntegerField()
+    to_wallet_id = BigIntegerField(null=True)
+    to_user_id = BigIntegerField(null=True)
+    currency = CharField(max_length=3)
+    amount = BigIntegerField()
+    # The total of its succeeded captures; never past amount.
+    captured = BigIntegerField(default=0)
+    status = CharField(max_length=16, default=PENDING)
+    expires_at = Timestamp()
+    request_id = BigIntegerField(null=True)
+    description = CharField(max_length=255, null=True)
+    metadata = JSONField(null=True)
+    created_at = Timestamp(default=utcnow)
+    updated_at = Timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "holds"
 
 
 class Transaction(BaseModel):

@@ -126,6 +126,13 @@ SWEEP_AFTER_S = _int("SWEEP_AFTER_S", 5)
 SWEEP_BACKLOG_GRACE_S = _int("SWEEP_BACKLOG_GRACE_S", 120)
 # Seconds between two sweeps.
 SWEEP_EVERY_S = _int("SWEEP_EVERY_S", 2)
+# Holds: how long one reserves money unless its request says (`expires_in_s`, within the
+# bounds below), and the longest an active hold outlives its time before the service
+# expires it (the sweeper asks for an expiry round three times as often).
+HOLD_DEFAULT_EXPIRY_S = _int("HOLD_DEFAULT_EXPIRY_S", 7 * 24 * 3600)
+HOLD_MIN_EXPIRY_S = 60
+HOLD_MAX_EXPIRY_S = 30 * 24 * 3600
+HOLD_EXPIRY_SWEEP_S = _int("HOLD_EXPIRY_SWEEP_S", 30)
 
 # Seconds /metrics serves its business gauges from cache, so a scrape storm cannot hammer
 # MariaDB or RabbitMQ (0 reads them on every scrape).

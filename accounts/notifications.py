@@ -10,6 +10,7 @@ from datetime import datetime
 from peewee import fn
 
 from errors import NotificationNotFound
+from ledger import posting
 from ledger.posting import Outcome
 from locking.batch import Statement
 from models import Notification, newest_first
@@ -32,22 +33,68 @@ def sender_key(request_id: int) -> str:
     return f"request:{request_id}:sender"
 
 
+def _money(amount: int, currency: str) -> str:
+    return f"{format_amount(amount, currency)} {currency}"
+
+
+def _counterpart(outcome: Outcome) -> Note | None:
+    """What the other party of a success is told (see Outcome.counterpart_user_id)."""
+    order, hold, user_id = outcome.order, outcome.hold, outcome.counterpart_user_id
+    if user_id is None or user_id == order.user_id:
+        return None
+    key = f"request:{order.id}:recipient"
+    if order.type == posting.TRANSFER:
+        return Note(user_id, "transfer_received",
+                    f"You received {_money(order.amount - order.fee, order.currency)}",
+                    f"Transfer from wallet {order.wallet_id} to wallet {order.to_wallet_id}.",
+                    order.id, key)
+    if order.type == posting.REFUND:
+        return Note(user_id, "refund_received",
+                    f"You were refunded {_money(order.amount, order.currency)}",
+                    f"Refund of request {order.refund_of} from wallet {order.wallet_id} to "
+                    f"wallet {order.to_wallet_id}.", order.id, key)
+    assert hold is not None
+    if order.type == posting.HOLD:
+        return Note(user_id, "hold_received", f"{_money(hold.amount, order.currency)} held "
+                    "for you", f"Hold {hold.id} on wallet {hold.wallet_id} reserves "
+                    f"{_money(hold.amount, order.currency)} for wallet {hold.to_wallet_id}.",
+                    order.id, key)
+    if order.type == posting.CAPTURE:
+        return Note(user_id, "hold_captured",
+                    f"{_money(order.amount, order.currency)} captured from your hold",
+                    f"Hold {hold.id} on wallet {hold.wallet_id}: "
+                    f"{_money(hold.captured, order.currency)} of "
+                    f"{_money(hold.amount, order.currency)} captured, now {hold.status}.",
+                    order.id, key)
+    return Note(user_id, "hold_voided", f"Your hold of {_money(hold.amount, order.currency)} "
+                "was voided", f"Hold {hold.id} on wallet {hold.wallet_id} was voided; "
+                "what it still held is available again.", order.id, key)
+
+
+def _expired(outcome: Outcome) -> list[Note]:
+    """Both parties of an expired hold are told (an expiry has no maker)."""
+    order, hold = outcome.order, outcome.hold
+    assert hold is not None
+    what = (f"Hold {hold.id} on wallet {hold.wallet_id} expired; "
+            f"{_money(order.amount, order.currency)} it still held was released.")
+    return [Note(user_id, "hold_expired", f"Hold of {_money(hold.amount, order.currency)} "
+                 "expired", what, order.id, f"hold:{hold.id}:expired:{side}")
+            for user_id, side in ((hold.user_id, "payer"), (hold.to_user_id, "recipient"))
+            if user_id is not None]
+
+
 def for_outcome(outcome: Outcome) -> list[Note]:
-    """What a settled or failed request tells its maker, and a transfer's recipient."""
+    """What a settled or failed request tells its maker, and a success its other party
+    (a transfer's or capture's recipient, a refund's original sender, a hold's parties)."""
     order, status = outcome.order, "succeeded" if outcome.succeeded else "failed"
-    what = (f"{order.type.capitalize()} of {format_amount(order.amount, order.currency)} "
-            f"{order.currency}")
+    if order.type == posting.EXPIRE:
+        return _expired(outcome) if outcome.succeeded else []
+    what = f"{order.type.capitalize()} of {_money(order.amount, order.currency)}"
     detail = outcome.failure.detail if outcome.failure is not None else ""
     notes = [Note(order.user_id, f"{order.type}_{status}", f"{what} {status}",
                   detail or f"{what} {status}.", order.id, sender_key(order.id))]
-    if outcome.succeeded and outcome.recipient_user_id is not None:
-        notes.append(Note(
-            outcome.recipient_user_id, "transfer_received",
-            f"You received {format_amount(order.amount - order.fee, order.currency)} "
-            f"{order.currency}",
-            f"Transfer from wallet {order.wallet_id} to wallet {order.to_wallet_id}.",
-            order.id, f"request:{order.id}:recipient"))
-    return notes
+    other = _counterpart(outcome) if outcome.succeeded else None
+    return notes + ([other] if other is not None else [])
 
 
 def insert(notes: list[Note], *, now: datetime) -> Statement:

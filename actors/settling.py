@@ -28,3 +28,27 @@ def settle_withdrawal(request_id: int) -> None:
 def settle_transfer(request_id: int) -> None:
     """Carry out transfer request `request_id`; safe to run twice."""
     BATCHER.settle(request_id)
+
+
+@dramatiq.actor(queue_name=SETTLERS["hold"][0], actor_name=SETTLERS["hold"][1], **SETTLE)
+def settle_hold(request_id: int) -> None:
+    """Carry out hold request `request_id` (activate its hold, or fail it); safe to run twice."""
+    BATCHER.settle(request_id)
+
+
+@dramatiq.actor(queue_name=SETTLERS["capture"][0], actor_name=SETTLERS["capture"][1], **SETTLE)
+def settle_capture(request_id: int) -> None:
+    """Carry out capture request `request_id`; safe to run twice."""
+    BATCHER.settle(request_id)
+
+
+@dramatiq.actor(queue_name=SETTLERS["void"][0], actor_name=SETTLERS["void"][1], **SETTLE)
+def settle_void(request_id: int) -> None:
+    """Carry out void request `request_id`; safe to run twice."""
+    BATCHER.settle(request_id)
+
+
+@dramatiq.actor(queue_name=SETTLERS["refund"][0], actor_name=SETTLERS["refund"][1], **SETTLE)
+def settle_refund(request_id: int) -> None:
+    """Carry out refund request `request_id`; safe to run twice."""
+    BATCHER.settle(request_id)

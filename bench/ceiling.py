@@ -85,16 +85,14 @@ def settle_one(conn: pymysql.connections.Connection, request_id: int, *,
     now = _now()
     with conn.cursor() as cur:
         cur.execute(requests.READ_FOR_SETTLEMENT_SQL.format(ids="%s"), (request_id,))
-        rows = cur.fetchall()
-        facts = requests.Facts(*rows[0][:9])
-        states = {row[9]: WalletState(*row[9:]) for row in rows}
-        accounts = settle.accounts_of(states)
-        result = posting.post([settle.order_of(facts)], accounts, NO_SYSTEM_ACCOUNTS)
+        read = requests.settlement_read(cur.fetchall())
+        states = {row[0]: WalletState(*row) for row in read.wallets}
+        world = posting.World(settle.accounts_of(states), NO_SYSTEM_ACCOUNTS)
+        result = posting.post([settle.order_of(read.facts[0])], world)
         [outcome] = result.outcomes
         if not outcome.succeeded:
             raise RuntimeError(f"ceiling: request {request_id} failed: {outcome.failure}")
-        sql, params = batch.compound(tuple(settle.writes([outcome], states,
-                                                         result.deltas(accounts), now=now)),
+        sql, params = batch.compound(tuple(settle.writes(result, world, states, now=now)),
                                      own_transaction=True)
         try:
             cur.execute(sql, params)

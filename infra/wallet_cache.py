@@ -44,7 +44,7 @@ def store_command(client, rows: list[dict]) -> None:
 
 
 def store(*rows: dict) -> None:
-    """Cache wallet states (`id, user_id, currency, balance, version, created_at,
+    """Cache wallet states (`id, user_id, currency, balance, held, version, created_at,
     updated_at, deleted`), each unless the cache already holds that version or a newer
     one; several in one round trip. Best effort: a reader's fill may simply not happen
     (a settlement's store is retried: see settled.py)."""
@@ -70,7 +70,7 @@ def fetch(wallet_id: int) -> dict | None:
 def state_of(wallet: Wallet) -> dict:
     """The cacheable state of a wallet row."""
     return {"id": wallet.id, "user_id": wallet.user_id, "currency": wallet.currency,
-            "balance": wallet.balance, "version": wallet.version,
+            "balance": wallet.balance, "held": wallet.held, "version": wallet.version,
             "created_at": wallet.created_at, "updated_at": wallet.updated_at,
             "deleted": wallet.deleted_at is not None}
 

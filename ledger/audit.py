@@ -4,9 +4,16 @@ Checks, over the whole database:
   1. every user wallet's balance equals the sum of its entries;
   2. every request's entries sum to zero;
   3. no user wallet is negative;
-  4. every succeeded request has entries, and no other request has any;
+  4. every succeeded request that moves money has entries, and no other request has any
+     (a hold or a void moves none);
   5. every user wallet's latest entry shows its current balance as balance_after;
-  6. the fee entries of each request add up to the request's fee.
+  6. the fee entries of each request add up to the request's fee;
+  7. every user wallet's held amount is the sum of its active holds' remaining amounts,
+     and never more than its balance (available is never negative);
+  8. each hold's captured total is the sum of its succeeded captures, never past its
+     amount, and its status agrees with its request's;
+  9. each request's refunded total is the sum of its succeeded refunds, never past what
+     its recipient received.
 Prints what it checked and every finding, records the run in `audit_runs`, and exits
 non-zero on any finding.
 """
@@ -27,12 +34,14 @@ CHECKS = [
         HAVING SUM(amount) <> 0"""),
     ("no user wallet is negative", """
         SELECT id, balance FROM wallets WHERE system_key IS NULL AND balance < 0"""),
-    ("every succeeded request has entries", """
+    ("every succeeded request that moves money has entries", """
         SELECT r.id FROM transaction_requests r WHERE r.status = 'succeeded'
+        AND r.type NOT IN ('hold', 'void')
         AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.request_id = r.id)"""),
-    ("no pending or failed request has entries", """
+    ("no pending or failed request, hold or void has entries", """
         SELECT DISTINCT r.id, r.status FROM transaction_requests r
-        JOIN transactions t ON t.request_id = r.id WHERE r.status <> 'succeeded'"""),
+        JOIN transactions t ON t.request_id = r.id
+        WHERE r.status <> 'succeeded' OR r.type IN ('hold', 'void')"""),
     ("latest entry of each user wallet shows its balance", """
         SELECT w.id, w.balance, t.balance_after FROM wallets w
         JOIN transactions t ON t.id = (SELECT MAX(id) FROM transactions WHERE wallet_id = w.id)
@@ -42,9 +51,36 @@ CHECKS = [
         LEFT JOIN transactions t ON t.request_id = r.id AND t.type = 'fee'
         WHERE r.status = 'succeeded' GROUP BY r.id, r.fee
         HAVING r.fee <> COALESCE(SUM(t.amount), 0)"""),
+    ("user wallet held equals the sum of its active holds' remaining amounts", """
+        SELECT w.id, w.held, COALESCE(SUM(h.amount - h.captured), 0) FROM wallets w
+        LEFT JOIN holds h ON h.wallet_id = w.id AND h.status = 'active'
+        WHERE w.system_key IS NULL GROUP BY w.id, w.held
+        HAVING w.held <> COALESCE(SUM(h.amount - h.captured), 0)"""),
+    ("no user wallet's available balance is negative", """
+        SELECT id, balance, held FROM wallets
+        WHERE system_key IS NULL AND (held < 0 OR held > GREATEST(balance, 0))"""),
+    ("each hold's captured total is the sum of its captures, within its amount", """
+        SELECT h.id, h.amount, h.captured, COALESCE(SUM(r.amount), 0) FROM holds h
+        LEFT JOIN transaction_requests r ON r.hold_id = h.id AND r.type = 'capture'
+        AND r.status = 'succeeded' GROUP BY h.id, h.amount, h.captured
+        HAVING h.captured <> COALESCE(SUM(r.amount), 0) OR h.captured > h.amount"""),
+    ("each hold's status agrees with its request's", """
+        SELECT h.id, h.status, r.id, r.status FROM holds h
+        LEFT JOIN transaction_requests r ON r.id = h.request_id
+        WHERE r.id IS NULL
+        OR (r.status = 'pending') <> (h.status = 'pending')
+        OR (r.status = 'failed') <> (h.status = 'failed')"""),
+    ("each request's refunded total is the sum of its refunds, within what was received", """
+        SELECT o.id, o.amount - o.fee, o.refunded, COALESCE(SUM(r.amount), 0)
+        FROM transaction_requests o
+        LEFT JOIN transaction_requests r ON r.refund_of = o.id AND r.type = 'refund'
+        AND r.status = 'succeeded'
+        WHERE o.refunded <> 0 OR r.id IS NOT NULL GROUP BY o.id, o.amount, o.fee, o.refunded
+        HAVING o.refunded <> COALESCE(SUM(r.amount), 0) OR o.refunded > o.amount - o.fee"""),
 ]
 COUNTS = {"wallets": "SELECT COUNT(*) FROM wallets",
           "requests": "SELECT COUNT(*) FROM transaction_requests",
+          "holds": "SELECT COUNT(*) FROM holds",
           "entries": "SELECT COUNT(*) FROM transactions"}
 SHOWN_PER_CHECK = 10
 

@@ -20,6 +20,7 @@ class WalletState:
     version: int
     deleted_at: datetime | None
     created_at: datetime
+    held: int = 0
 
 
 def lock_order(ids: Iterable[int]) -> list[int]:
@@ -38,7 +39,7 @@ def read_wallets(ids: Iterable[int], *, for_update: bool = False) -> dict[int, W
       The wallets found, by id (a missing id is simply absent).
     """
     query = (Wallet.select(Wallet.id, Wallet.user, Wallet.currency, Wallet.balance,
-                           Wallet.version, Wallet.deleted_at, Wallet.created_at)
+                           Wallet.version, Wallet.deleted_at, Wallet.created_at, Wallet.held)
              .where(Wallet.id.in_(lock_order(ids))).order_by(Wallet.id).tuples())
     if for_update:
         query = query.for_update()
@@ -46,27 +47,34 @@ def read_wallets(ids: Iterable[int], *, for_update: bool = False) -> dict[int, W
 
 
 def balance_update(states: dict[int, WalletState], deltas: dict[int, int], *,
-                   now: datetime) -> Statement:
-    """The one version-checked UPDATE that adds `deltas` to the balances.
+                   now: datetime, held: dict[int, int] | None = None) -> Statement:
+    """The one version-checked UPDATE that adds `deltas` to the balances, and `held` to the
+    held amounts (what active holds reserve: state of the wallet like its balance).
 
     Run it (see locking/batch.py) inside the transaction that read `states`; the caller
     has already checked funds (the posting rules did).
 
     Parameters:
       states: the wallets as read at the start of the attempt.
-      deltas: the signed change per wallet id, in minor units.
+      deltas: the signed change of the balance per wallet id, in minor units.
+      held: the signed change of the held amount per wallet id.
 
     Returns:
       The statement, which raises VersionConflict unless it changes every wallet.
     """
-    ids = lock_order(deltas)
+    held = held or {}
+    ids = lock_order([*deltas, *held])
     # One statement for all wallets: the primary-key scan takes them in ascending order.
     case = " ".join("WHEN %s THEN %s" for _ in ids)
     where = " OR ".join("(id = %s AND version = %s)" for _ in ids)
-    params: list[object] = [x for wid in ids for x in (wid, deltas[wid])]
+    params: list[object] = [x for wid in ids for x in (wid, deltas.get(wid, 0))]
+    changes = "balance = balance + CASE id {case} END"
+    if held:
+        params += [x for wid in ids for x in (wid, held.get(wid, 0))]
+        changes += ", held = held + CASE id {case} END"
     params.append(now)
     params += [x for wid in ids for x in (wid, states[wid].version)]
     return Statement(
-        f"UPDATE wallets SET balance = balance + CASE id {case} END, version = version + 1, "
+        f"UPDATE wallets SET {changes.format(case=case)}, version = version + 1, "
         f"updated_at = %s WHERE {where}", tuple(params), rows=len(ids),
         mismatch=lambda: VersionConflict(ids[0]))

@@ -1,11 +1,15 @@
-"""Accepting money requests at the door.
+"""Accepting money requests at the door: deposits, withdrawals and transfers here, and the
+machinery every money request goes through (holds.py, refunds.py use it too).
 
 A request is checked, recorded durably as `pending` together with the reservation of its
-Idempotency-Key (one compound statement), and only then handed to its queue; if the
-queue is down the sweeper hands it over later (the outbox pattern).
+Idempotency-Key (and the hold it places, if any) in one compound statement, and only then
+handed to its queue; if the queue is down the sweeper hands it over later (the outbox).
 """
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import peewee
 
@@ -13,17 +17,20 @@ import settings
 from accounts.wallets import DoorWallet, at_the_door
 from errors import CurrencyMismatch, SameWallet, ValidationError, WalletError, WalletNotFound
 from infra import idempotency, logs
+from ledger.posting import DEPOSIT, TRANSFER, WITHDRAWAL
 from locking.batch import Statement, run
 from models import PENDING, TransactionRequest, User, utcnow
 from money import canonical_amount, fee_for, parse_amount
-from payments import requests
+from payments import holds, requests
+from payments.details import Details
 from payments.send import send
 
 log = logging.getLogger(__name__)
 
-FEE_BP: dict[str, Callable[[], int]] = {"deposit": lambda: settings.DEPOSIT_FEE_BP,
-                                        "withdrawal": lambda: settings.WITHDRAWAL_FEE_BP,
-                                        "transfer": lambda: settings.TRANSFER_FEE_BP}
+FEE_BP: dict[str, Callable[[], int]] = {DEPOSIT: lambda: settings.DEPOSIT_FEE_BP,
+                                        WITHDRAWAL: lambda: settings.WITHDRAWAL_FEE_BP,
+                                        TRANSFER: lambda: settings.TRANSFER_FEE_BP}
+NO_DETAILS = Details()
 
 
 def _earlier(user: User, key: str, fingerprint: str) -> TransactionRequest | None:
@@ -32,14 +39,14 @@ def _earlier(user: User, key: str, fingerprint: str) -> TransactionRequest | Non
     return None if request_id is None else requests.by_id(request_id)
 
 
-def _own_wallet(found: dict[int, DoorWallet], wallet_id: int, user: User) -> DoorWallet:
+def own_wallet(found: dict[int, DoorWallet], wallet_id: int, user: User) -> DoorWallet:
     wallet = found.get(wallet_id)
     if wallet is None or wallet.user_id != user.id:
         raise WalletNotFound(f"No wallet {wallet_id}.")
     return wallet
 
 
-def _wallet_id(value: object, field: str) -> int:
+def wallet_id_of(value: object, field: str) -> int:
     """A positive JSON integer id (not a string, float or boolean)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
         raise ValidationError(f"{field}: must be a positive integer id",
@@ -47,37 +54,94 @@ def _wallet_id(value: object, field: str) -> int:
     return value
 
 
-def _record(user: User, *, key: str, fingerprint: str, **fields) -> tuple[TransactionRequest, bool]:
-    """Insert the pending request, or find the one a concurrent call with this key made."""
-    request = TransactionRequest(user=user, status=PENDING, created_at=utcnow(), sweeps=0,
-                                 trace_id=logs.context().get("request_id"), **fields)
+@dataclass(frozen=True)
+class NewHold:
+    """The hold a hold request places, recorded `pending` with it."""
+
+    to_user_id: int | None
+    expires_in_s: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A request that passed the door, before it is recorded; `hold` when it places one."""
+
+    type: str
+    currency: str
+    amount: int
+    fee: int
+    wallet_id: int
+    details: Details
+    to_wallet_id: int | None = None
+    hold_id: int | None = None
+    refund_of: int | None = None
+    capture_final: bool = False
+    hold: NewHold | None = None
+
+
+def _statements(user: User, draft: Draft, *, key: str, fingerprint: str, now: datetime,
+                trace_id: str | None) -> list[Statement]:
+    metadata = json.dumps(draft.details.metadata) if draft.details.metadata else None
+    insert = requests.insert(
+        user.id, type=draft.type, currency=draft.currency, amount=draft.amount, fee=draft.fee,
+        wallet_id=draft.wallet_id, to_wallet_id=draft.to_wallet_id,
+        hold_id=holds.NEW_HOLD_ID if draft.hold is not None else draft.hold_id,
+        refund_of=draft.refund_of, capture_final=draft.capture_final,
+        description=draft.details.description, metadata=metadata, trace_id=trace_id, now=now)
+    reserve = Statement(*idempotency.reserve_for_request(user.id, key, fingerprint))
+    if draft.hold is None:
+        return [insert, reserve]
+    return [*holds.insert_pending(
+        user_id=user.id, wallet_id=draft.wallet_id, to_wallet_id=draft.to_wallet_id,
+        to_user_id=draft.hold.to_user_id, currency=draft.currency, amount=draft.amount,
+        expires_at=now + timedelta(seconds=draft.hold.expires_in_s),
+        description=draft.details.description, metadata=metadata, now=now),
+        insert, reserve, holds.attach_request()]
+
+
+def _record(user: User, draft: Draft, *, key: str,
+            fingerprint: str) -> tuple[TransactionRequest, bool]:
+    """Insert the pending request (and its hold), or find the one a concurrent call with
+    this key made."""
+    now, trace_id = utcnow(), logs.context().get("request_id")
     try:
-        # The request and its key's reservation, committed together in one round trip:
-        # durable before the 202.
-        rows = run(requests.insert(user.id, type=request.type, currency=request.currency,
-                                   amount=request.amount, fee=request.fee,
-                                   wallet_id=request.wallet_id,
-                                   to_wallet_id=request.to_wallet_id,
-                                   trace_id=request.trace_id, now=request.created_at),
-                   Statement(*idempotency.reserve_for_request(user.id, key, fingerprint)),
-                   then="SELECT LAST_INSERT_ID()")
-        request.id = rows[0][0]
+        # The request, its hold if it places one, and its key's reservation, committed
+        # together in one round trip: durable before the 202.
+        rows = run(*_statements(user, draft, key=key, fingerprint=fingerprint, now=now,
+                                trace_id=trace_id),
+                   then=f"SELECT LAST_INSERT_ID(), {holds.NEW_HOLD_ID}" if draft.hold else
+                   "SELECT LAST_INSERT_ID()")
     except peewee.IntegrityError:
         earlier = _earlier(user, key, fingerprint)
         if earlier is None:
             raise
         return earlier, True
+    request = TransactionRequest(
+        id=rows[0][0], user=user, type=draft.type, status=PENDING, currency=draft.currency,
+        amount=draft.amount, fee=draft.fee, wallet=draft.wallet_id,
+        to_wallet=draft.to_wallet_id,
+        hold_id=rows[0][1] if draft.hold is not None else draft.hold_id,
+        refund_of=draft.refund_of, refunded=0, capture_final=draft.capture_final,
+        description=draft.details.description, metadata=draft.details.metadata or None,
+        trace_id=trace_id, sweeps=0, created_at=now)
     send(request)
     return request, False
 
 
-def _accept(user: User, *, key: str, fingerprint: str,
-            door: Callable[[], dict]) -> tuple[TransactionRequest, bool]:
+def accept_draft(user: User, *, key: str, fingerprint: str,
+                 door: Callable[[], Draft]) -> tuple[TransactionRequest, bool]:
     """Replay an earlier call with this key, or pass the door checks and record a new request.
 
     Redis only spares the database work: a key it has seen with this body is looked up
     as a replay; one it has not seen goes straight to the door. The unique key in the
     database decides in every case.
+
+    Parameters:
+      fingerprint: what the call asked (see idempotency.fingerprint).
+      door: the checks; returns the request to record, or raises why not.
+
+    Returns:
+      The pending request, and whether it replays an earlier call with this key.
     """
     seen = idempotency.claim(user.id, key, fingerprint)
     if seen is not None:
@@ -85,7 +149,7 @@ def _accept(user: User, *, key: str, fingerprint: str,
         if earlier is not None:
             return earlier, True
     try:
-        fields = door()
+        draft = door()
     except WalletError:
         # A retry of a request that was accepted replays it even if the door now says no
         # (say the wallet was closed since); only a genuinely new call gets the error.
@@ -94,11 +158,34 @@ def _accept(user: User, *, key: str, fingerprint: str,
             return earlier, True
         idempotency.release(user.id, key)  # a refused call consumes nothing
         raise
-    return _record(user, key=key, fingerprint=fingerprint, **fields)
+    return _record(user, draft, key=key, fingerprint=fingerprint)
 
 
-def accept(user: User, *, kind: str, key: str, amount: object,
-           wallet_id: int) -> tuple[TransactionRequest, bool]:
+def pair(user: User, *, from_wallet_id: int, to_wallet_id: object,
+         from_field: str = "from_wallet_id") -> tuple[DoorWallet, DoorWallet]:
+    """The caller's live wallet and any other live wallet of the same currency.
+
+    Raises:
+      ValidationError, WalletNotFound, SameWallet, CurrencyMismatch.
+    """
+    target_id = wallet_id_of(to_wallet_id, "to_wallet_id")
+    found = at_the_door([from_wallet_id, target_id])
+    source = own_wallet(found, from_wallet_id, user)
+    if from_wallet_id == target_id:
+        raise SameWallet("Money cannot move to the wallet it comes from.", errors=[
+            {"field": "to_wallet_id", "message": f"must differ from {from_field}"}])
+    target = found.get(target_id)
+    if target is None:
+        raise WalletNotFound(f"No wallet {target_id}.")
+    if source.currency != target.currency:
+        raise CurrencyMismatch(f"Cannot move {source.currency} into a {target.currency} "
+                               "wallet.", errors=[{"field": "to_wallet_id",
+                                                   "message": "currency differs"}])
+    return source, target
+
+
+def accept(user: User, *, kind: str, key: str, amount: object, wallet_id: int,
+           details: Details = NO_DETAILS) -> tuple[TransactionRequest, bool]:
     """Accept a deposit or withdrawal on the caller's wallet.
 
     Returns:
@@ -107,20 +194,21 @@ def accept(user: User, *, kind: str, key: str, amount: object,
     Raises:
       WalletNotFound, InvalidAmount, IdempotencyKeyReused.
     """
-    fingerprint = idempotency.fingerprint(f"POST /v1/wallets/{wallet_id}/{kind}s",
-                                          {"amount": canonical_amount(amount)})
+    fingerprint = idempotency.fingerprint(f"POST /v1/wallets/{wallet_id}/{kind}s", {
+        "amount": canonical_amount(amount), **details.fingerprinted()})
 
-    def door() -> dict:
-        wallet = _own_wallet(at_the_door([wallet_id]), wallet_id, user)
+    def door() -> Draft:
+        wallet = own_wallet(at_the_door([wallet_id]), wallet_id, user)
         minor = parse_amount(amount, wallet.currency)
-        return {"type": kind, "wallet": wallet.id, "currency": wallet.currency, "amount": minor,
-                "fee": fee_for(minor, FEE_BP[kind]())}
+        return Draft(kind, wallet.currency, minor, fee_for(minor, FEE_BP[kind]()), wallet.id,
+                     details)
 
-    return _accept(user, key=key, fingerprint=fingerprint, door=door)
+    return accept_draft(user, key=key, fingerprint=fingerprint, door=door)
 
 
 def accept_transfer(user: User, *, key: str, from_wallet_id: object, to_wallet_id: object,
-                    amount: object) -> tuple[TransactionRequest, bool]:
+                    amount: object, details: Details = NO_DETAILS,
+                    ) -> tuple[TransactionRequest, bool]:
     """Accept a transfer from the caller's wallet to any live wallet of the same currency.
 
     Raises:
@@ -129,33 +217,21 @@ def accept_transfer(user: User, *, key: str, from_wallet_id: object, to_wallet_i
     """
     fingerprint = idempotency.fingerprint("POST /v1/transfers", {
         "from_wallet_id": from_wallet_id, "to_wallet_id": to_wallet_id,
-        "amount": canonical_amount(amount)})
+        "amount": canonical_amount(amount), **details.fingerprinted()})
 
-    def door() -> dict:
-        bad, ids = [], {}
+    def door() -> Draft:
+        bad = []
         for name, value in (("from_wallet_id", from_wallet_id), ("to_wallet_id", to_wallet_id)):
             try:
-                ids[name] = _wallet_id(value, name)
+                wallet_id_of(value, name)
             except ValidationError as exc:
                 bad += exc.errors or []
         if bad:
             raise ValidationError("Wallet ids must be positive integers.", errors=bad)
-        source_id, target_id = ids["from_wallet_id"], ids["to_wallet_id"]
-        found = at_the_door([source_id, target_id])
-        source = _own_wallet(found, source_id, user)
-        if source_id == target_id:
-            raise SameWallet("A transfer needs two different wallets.", errors=[
-                {"field": "to_wallet_id", "message": "must differ from from_wallet_id"}])
-        target = found.get(target_id)
-        if target is None:
-            raise WalletNotFound(f"No wallet {target_id}.")
-        if source.currency != target.currency:
-            raise CurrencyMismatch(f"Cannot move {source.currency} into a {target.currency} "
-                                   "wallet.", errors=[{"field": "to_wallet_id",
-                                                       "message": "currency differs"}])
+        assert isinstance(from_wallet_id, int)
+        source, target = pair(user, from_wallet_id=from_wallet_id, to_wallet_id=to_wallet_id)
         minor = parse_amount(amount, source.currency)
-        return {"type": "transfer", "wallet": source.id, "to_wallet": target.id,
-                "currency": source.currency, "amount": minor,
-                "fee": fee_for(minor, FEE_BP["transfer"]())}
+        return Draft(TRANSFER, source.currency, minor, fee_for(minor, FEE_BP[TRANSFER]()),
+                     source.id, details, to_wallet_id=target.id)
 
-    return _accept(user, key=key, fingerprint=fingerprint, door=door)
+    return accept_draft(user, key=key, fingerprint=fingerprint, door=door)

@@ -11,10 +11,16 @@ SETTLERS: dict[str, tuple[str, str]] = {
     "deposit": ("deposits", "settle_deposit"),
     "withdrawal": ("withdrawals", "settle_withdrawal"),
     "transfer": ("transfers", "settle_transfer"),
+    "hold": ("holds", "settle_hold"),
+    "capture": ("holds", "settle_capture"),
+    "void": ("holds", "settle_void"),
+    "refund": ("refunds", "settle_refund"),
 }
 # Where dead-lettered settle messages are turned into `retries_exhausted` outcomes.
 MAINTENANCE = "maintenance"
 GIVE_UP_ACTOR = "fail_exhausted_request"
+# The round that expires holds whose time is up (sent by the sweeper on its schedule).
+EXPIRE_ACTOR = "expire_holds"
 # Every actor queue, sorted (what the ops page and /metrics report on).
 QUEUES: tuple[str, ...] = tuple(sorted({q for q, _ in SETTLERS.values()} | {MAINTENANCE}))
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from peewee import SQL, NodeList, Value, fn
 
-from errors import AlreadySettled
-from ledger.posting import Outcome
+from errors import AlreadySettled, RowChanged
+from ledger.posting import CAPTURE, EXPIRE, TRANSFER, Outcome
 from locking.batch import Statement
 from models import (
     FAILED,
@@ -20,6 +20,7 @@ from models import (
     Transaction,
     TransactionRequest,
     User,
+    Wallet,
     db,
     newest_first,
     utcnow,
@@ -27,15 +28,27 @@ from models import (
 
 INSERT_SQL = (
     "INSERT INTO transaction_requests (user_id, type, status, currency, amount, fee, "
-    "wallet_id, to_wallet_id, trace_id, sweeps, created_at) "
-    "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s, 0, %s)")
-# One round trip for requests and their wallets; no locks: the version-checked update and
-# the conditional status change are what make a settlement attempt safe.
+    "wallet_id, to_wallet_id, hold_id, refund_of, capture_final, description, metadata, "
+    "trace_id, sweeps, created_at) "
+    "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, {hold_id}, %s, %s, %s, %s, %s, 0, %s)")
+# One round trip for requests, their wallets, the hold each acts on and the request each
+# refunds; no locks: the version-checked update and the guarded status, hold and refunded
+# changes are what make a settlement attempt safe.
 READ_FOR_SETTLEMENT_SQL = (
     "SELECT r.id, r.user_id, r.type, r.status, r.currency, r.amount, r.fee, r.wallet_id, "
-    "r.to_wallet_id, w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, "
-    "w.created_at FROM transaction_requests r LEFT JOIN wallets w "
-    "ON w.id = r.wallet_id OR w.id = r.to_wallet_id WHERE r.id IN ({ids})")
+    "r.to_wallet_id, r.hold_id, r.refund_of, r.capture_final, "
+    "w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, w.created_at, w.held, "
+    "h.id, h.user_id, h.wallet_id, h.to_wallet_id, h.currency, h.amount, h.captured, "
+    "h.status, h.to_user_id, h.expires_at, h.request_id, "
+    "o.id, o.amount - o.fee, o.refunded "
+    "FROM transaction_requests r "
+    "LEFT JOIN wallets w ON w.id = r.wallet_id OR w.id = r.to_wallet_id "
+    "LEFT JOIN holds h ON h.id = r.hold_id "
+    "LEFT JOIN transaction_requests o ON o.id = r.refund_of WHERE r.id IN ({ids})")
+FACTS, WALLET, HOLD, ORIGINAL = slice(0, 12), slice(12, 20), slice(20, 31), slice(31, 34)
+# A refund's original: its total refunded grows only from what the attempt read.
+REFUNDED_SQL = ("UPDATE transaction_requests SET refunded = CASE id {refunded} END "
+                "WHERE {where}")
 # Every outcome of a batch in one statement; `status = 'pending'` is the guard.
 FINISH_SQL = ("UPDATE transaction_requests SET status = CASE id {status} END, "
               "failure_code = CASE id {code} END, failure_detail = CASE id {detail} END, "
@@ -45,6 +58,8 @@ COUNT_SQL = ("SELECT status, COUNT(*) FROM transaction_requests "
              "FORCE INDEX (requests_status_created) GROUP BY status")
 OLDEST_SQL = "SELECT MIN(created_at) FROM transaction_requests WHERE status = 'pending'"
 FAILURES_SHOWN = 20
+# The requests whose recipient may read and refund them (a capture only with a recipient).
+RECEIVED_TYPES = (TRANSFER, CAPTURE)
 MAX_SWEEP_GAP_S = 300
 
 
@@ -61,19 +76,52 @@ class Facts:
     fee: int
     wallet_id: int
     to_wallet_id: int | None
+    hold_id: int | None = None
+    refund_of: int | None = None
+    capture_final: bool = False
+
+
+@dataclass(frozen=True)
+class SettlementRead:
+    """What one settlement read found: the requests (by id), and the rows of the wallets,
+    holds and refunded originals they name (each once)."""
+
+    facts: list[Facts]
+    wallets: list[tuple]
+    holds: list[tuple]
+    originals: list[tuple]
+
+    def wallet_ids(self) -> set[int]:
+        return {w for f in self.facts for w in (f.wallet_id, f.to_wallet_id) if w is not None}
 
 
 def insert(user_id: int, *, type: str, currency: str, amount: int, fee: int, wallet_id: int,
-           to_wallet_id: int | None, trace_id: str | None, now: datetime) -> Statement:
-    """The INSERT of a new pending request (run with its key's reservation: see door.py)."""
-    return Statement(INSERT_SQL, (user_id, type, currency, amount, fee, wallet_id, to_wallet_id,
-                                  trace_id, now))
+           to_wallet_id: int | None, trace_id: str | None, now: datetime,
+           hold_id: int | str | None = None, refund_of: int | None = None,
+           capture_final: bool = False, description: str | None = None,
+           metadata: str | None = None) -> Statement:
+    """The INSERT of a new pending request (run with its key's reservation: see door.py).
+
+    Parameters:
+      hold_id: the hold it acts on, or the name of the SQL variable that holds the id of a
+        hold inserted just before it in the same statement (see holds.py).
+      metadata: as JSON text, or None.
+    """
+    variable = isinstance(hold_id, str)
+    params = (user_id, type, currency, amount, fee, wallet_id, to_wallet_id,
+              *(() if variable else (hold_id,)), refund_of, capture_final, description,
+              metadata, trace_id, now)
+    return Statement(INSERT_SQL.format(hold_id=hold_id if variable else "%s"), params)
 
 
-def of_user(user_id: int, request_id: int) -> TransactionRequest | None:
-    """The user's request `request_id`, read afresh (peewee caches results on a query)."""
-    return TransactionRequest.get_or_none((TransactionRequest.id == request_id) &
-                                          (TransactionRequest.user == user_id))
+def visible_to(user_id: int, request_id: int) -> TransactionRequest | None:
+    """Request `request_id` if the user made it or received it (the recipient of a
+    transfer or capture may read it: its id reaches them in the notification)."""
+    recipient = Wallet.select(Wallet.user_id).where(Wallet.id == TransactionRequest.to_wallet)
+    return TransactionRequest.get_or_none(
+        (TransactionRequest.id == request_id) &
+        ((TransactionRequest.user == user_id) |
+         (TransactionRequest.type.in_(RECEIVED_TYPES) & (recipient == user_id))))
 
 
 def by_id(request_id: int) -> TransactionRequest:
@@ -94,20 +142,44 @@ def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-def for_settlement(request_ids: list[int]) -> tuple[list[Facts], list[tuple]]:
-    """The requests (those that exist) and the rows of the wallets they name (id,
-    user_id, currency, balance, version, deleted_at, created_at), in one round trip; a
-    missing wallet is simply absent."""
+def for_settlement(request_ids: list[int]) -> SettlementRead:
+    """The requests (those that exist) and the rows of the wallets (in WalletState's order),
+    holds and originals they name, in one round trip; a missing one is simply absent."""
     rows = db.execute_sql(READ_FOR_SETTLEMENT_SQL.format(ids=_marks(len(request_ids))),
                           tuple(request_ids)).fetchall()
-    facts = {row[0]: Facts(*row[:9]) for row in rows}
-    wallets = {row[9]: row[9:] for row in rows if row[9] is not None}
-    return sorted(facts.values(), key=lambda f: f.id), list(wallets.values())
+    return settlement_read(rows)
+
+
+def settlement_read(rows: list[tuple]) -> SettlementRead:
+    """A SettlementRead from the rows of READ_FOR_SETTLEMENT_SQL."""
+    facts = {row[0]: Facts(*row[FACTS]) for row in rows}
+    parts: list[dict[int, tuple]] = [{}, {}, {}]
+    for row in rows:
+        for found, columns in zip(parts, (WALLET, HOLD, ORIGINAL), strict=True):
+            if row[columns][0] is not None:
+                found[row[columns][0]] = row[columns]
+    return SettlementRead(sorted(facts.values(), key=lambda f: f.id),
+                          *(list(found.values()) for found in parts))
+
+
+def refunded_update(before: dict[int, int], after: dict[int, int]) -> Statement:
+    """The change of originals' refunded totals, guarded by what the attempt read: it
+    matches fewer rows (RowChanged) when a racing refund got there first."""
+    ids = sorted(after)
+    params: list[object] = [x for i in ids for x in (i, after[i])]
+    params += [x for i in ids for x in (i, before[i])]
+    return Statement(REFUNDED_SQL.format(refunded=" ".join(["WHEN %s THEN %s"] * len(ids)),
+                                         where=" OR ".join(["(id = %s AND refunded = %s)"]
+                                                           * len(ids))),
+                     tuple(params), rows=len(ids),
+                     mismatch=lambda: RowChanged(f"The refunded total of requests {ids}"))
 
 
 def finish(outcomes: list[Outcome], *, now: datetime) -> Statement:
     """The move of every outcome's request out of `pending`, in one statement, guarded: it
-    matches fewer rows (AlreadySettled) when something else settled one first."""
+    matches fewer rows (AlreadySettled) when something else settled one first. (An expiry
+    is no request: its outcomes are left out.)"""
+    outcomes = [o for o in outcomes if o.order.type != EXPIRE]
     when = " ".join(["WHEN %s THEN %s"] * len(outcomes))
     ids = [o.order.id for o in outcomes]
     params: list[object] = []

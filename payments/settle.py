@@ -1,29 +1,32 @@
 """Carrying out money requests, several in one transaction: what every settling actor calls.
 
 `settle_batch(request_ids)` is safe to run any number of times, concurrently or not. An
-attempt reads the requests and their wallets once, lets the posting rules
-(ledger/posting.py) decide each outcome in order (a later request sees the earlier ones'
-effect; one failing leaves the others alone), and writes everything decided in one
-all-or-nothing compound statement: one version-checked UPDATE of every wallet with its net
-delta (ascending ids: a hot wallet is written once per batch), the entries, the status
-changes (only while each request is still `pending`) and the notifications. A racing
-attempt rolls back whole and is retried; after OPTIMISTIC_TRIES conflicts the wallets are
-taken FOR UPDATE. `payments/batches.py` gathers the requests a worker's threads hold.
+attempt reads the requests, their wallets, the holds they act on and the requests they
+refund once, lets the posting rules (ledger/posting.py) decide each outcome in order (a
+later request sees the earlier ones' effect; one failing leaves the others alone), and
+writes everything decided in one all-or-nothing compound statement: one version-checked
+UPDATE of every wallet with its net balance and held changes (ascending ids: a hot wallet
+is written once per batch), the entries, the status changes (only while each request is
+still `pending`), the hold changes and refunded totals (only while each is as read) and
+the notifications. A racing attempt rolls back whole and is retried; after
+OPTIMISTIC_TRIES conflicts the wallets are taken FOR UPDATE. `payments/batches.py` gathers
+the requests a worker's threads hold.
 """
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 import settings
 from accounts import notifications
-from errors import AlreadySettled, RetriesExhausted, VersionConflict
+from errors import AlreadySettled, RetriesExhausted, RowChanged, VersionConflict
 from infra import settled
 from ledger import posting, system
 from ledger.entries import entries_insert
 from locking import WalletState, balance_update, read_wallets
 from locking.batch import Statement, run
 from models import PENDING, db, utcnow
-from payments import requests
-from payments.requests import Facts
+from payments import holds, requests
+from payments.requests import Facts, SettlementRead
 
 log = logging.getLogger(__name__)
 
@@ -32,39 +35,73 @@ NOOP, SUCCEEDED, FAILED = "noop", "succeeded", "failed"
 
 def order_of(facts: Facts) -> posting.Order:
     return posting.Order(facts.id, facts.user_id, facts.type, facts.currency, facts.amount,
-                         facts.fee, facts.wallet_id, facts.to_wallet_id)
+                         facts.fee, facts.wallet_id, facts.to_wallet_id, facts.hold_id,
+                         facts.refund_of, bool(facts.capture_final))
 
 
 def accounts_of(states: dict[int, WalletState]) -> dict[int, posting.Account]:
     """The user wallets among `states`, as the posting rules see them."""
-    return {s.id: posting.Account(s.id, s.user_id, s.currency, s.balance,
+    return {s.id: posting.Account(s.id, s.user_id, s.currency, s.balance, s.held,
                                   closed=s.deleted_at is not None)
             for s in states.values() if s.user_id is not None}
 
 
-def writes(outcomes: list[posting.Outcome], states: dict[int, WalletState],
-           deltas: dict[int, int], *, now: datetime) -> list[Statement]:
-    """Everything a batch's outcomes write: one version-checked balance update with the net
-    deltas, the entries of those that succeeded, the guarded status changes and the
-    notifications."""
+def world_of(read: SettlementRead, states: dict[int, WalletState], *,
+             now: datetime) -> posting.World:
+    """What the posting rules act on: the wallets, holds and originals read, at `now`."""
+    return posting.World(
+        accounts_of(states), system.accounts_for({f.currency for f in read.facts}),
+        holds={row[0]: holds.as_rule_sees(row, now=now) for row in read.holds},
+        originals={row[0]: posting.Original(*row) for row in read.originals})
+
+
+def writes(result: posting.Posting, world: posting.World, states: dict[int, WalletState], *,
+           now: datetime) -> list[Statement]:
+    """Everything a batch's outcomes write: one version-checked update of the wallets with
+    their net balance and held changes, the entries of those that succeeded, the guarded
+    changes of requests, holds and refunded totals, and the notifications."""
     out = []
-    if deltas:
-        out.append(balance_update(states, deltas, now=now))
-    entries = [(o.order.id, o.entries) for o in outcomes if o.entries]
+    deltas, held = result.deltas(world.accounts), result.held_deltas(world.accounts)
+    if deltas or held:
+        out.append(balance_update(states, deltas, held=held, now=now))
+    entries = [(o.order.id, o.entries) for o in result.outcomes if o.entries]
     if entries:
         out.append(entries_insert(entries, now=now))
-    out.append(requests.finish(outcomes, now=now))
-    out.append(notifications.insert([note for o in outcomes
-                                     for note in notifications.for_outcome(o)], now=now))
+    if any(o.order.type != posting.EXPIRE for o in result.outcomes):
+        out.append(requests.finish(result.outcomes, now=now))
+    if result.holds:
+        out.append(holds.update(world.holds, result.holds, now=now))
+    if result.refunded:
+        out.append(requests.refunded_update(
+            {i: world.originals[i].refunded for i in result.refunded}, result.refunded))
+    notes = [note for o in result.outcomes for note in notifications.for_outcome(o)]
+    if notes:
+        out.append(notifications.insert(notes, now=now))
     return out
 
 
-def _cached(states: dict[int, WalletState], balances: dict[int, int], now: datetime) -> list:
-    """The wallets' new states, for the versioned cache (one version bump per batch)."""
+def cached(states: dict[int, WalletState], result: posting.Posting, world: posting.World,
+           now: datetime) -> list[dict]:
+    """The changed wallets' new states, for the versioned cache (one version bump each)."""
+    changed = set(result.deltas(world.accounts)) | set(result.held_deltas(world.accounts))
     return [{"id": wid, "user_id": states[wid].user_id, "currency": states[wid].currency,
-             "balance": balance, "version": states[wid].version + 1,
-             "created_at": states[wid].created_at, "updated_at": now, "deleted": False}
-            for wid, balance in balances.items()]
+             "balance": result.balances.get(wid, states[wid].balance),
+             "held": result.held.get(wid, states[wid].held),
+             "version": states[wid].version + 1, "created_at": states[wid].created_at,
+             "updated_at": now, "deleted": False} for wid in sorted(changed)]
+
+
+def _decide_and_write(read: SettlementRead, *, own_transaction: bool,
+                      ) -> tuple[posting.Posting, list[dict], list[int]]:
+    pending = [f for f in read.facts if f.status == PENDING]
+    if not pending:
+        return posting.Posting(), [], []
+    now = utcnow()
+    states = {row[0]: WalletState(*row) for row in read.wallets}
+    world = world_of(read, states, now=now)
+    result = posting.post([order_of(f) for f in pending], world)
+    run(*writes(result, world, states, now=now), own_transaction=own_transaction)
+    return result, cached(states, result, world, now), [f.id for f in pending]
 
 
 def attempt(request_ids: list[int], *, for_update: bool = False) -> dict[int, str]:
@@ -74,40 +111,32 @@ def attempt(request_ids: list[int], *, for_update: bool = False) -> dict[int, st
       Each request's outcome: NOOP (unknown, or settled already), SUCCEEDED or FAILED.
 
     Raises:
-      VersionConflict, AlreadySettled: something changed under the attempt; nothing was
-        written.
+      VersionConflict (RowChanged included), AlreadySettled: something changed under the
+        attempt; nothing was written.
     """
-    found, rows = requests.for_settlement(request_ids)
+    read = requests.for_settlement(request_ids)
     outcomes = dict.fromkeys(request_ids, NOOP)
-    done = [f.id for f in found if f.status != PENDING]
+    done = [f.id for f in read.facts if f.status != PENDING]
     if done:
         # Settled by an earlier delivery that may have died before announcing it.
         settled.announce(done, [])
-    pending = [f for f in found if f.status == PENDING]
-    if not pending:
+    if len(done) == len(read.facts):
         return outcomes
-    states = {row[0]: WalletState(*row) for row in rows}
-    now = utcnow()
-
-    def decide_and_write(own_transaction: bool) -> tuple[posting.Posting, dict[int, int]]:
-        accounts = accounts_of(states)
-        result = posting.post([order_of(f) for f in pending], accounts,
-                              system.accounts_for({f.currency for f in pending}))
-        deltas = result.deltas(accounts)
-        run(*writes(result.outcomes, states, deltas, now=now), own_transaction=own_transaction)
-        return result, {wid: result.balances[wid] for wid in deltas}
-
     if for_update:
         with db.atomic():
-            states = read_wallets({w for f in pending for w in (f.wallet_id, f.to_wallet_id)
-                                   if w is not None}, for_update=True)
-            result, changed = decide_and_write(own_transaction=False)
+            # Lock the wallets, then read everything again: every change to a hold or a
+            # refunded total also changes one of these wallets, so nothing read now moves.
+            read_wallets(read.wallet_ids(), for_update=True)
+            result, rows, pending = _decide_and_write(requests.for_settlement(request_ids),
+                                                      own_transaction=False)
     else:
-        result, changed = decide_and_write(own_transaction=True)
+        result, rows, pending = _decide_and_write(read, own_transaction=True)
+    if not pending:
+        return outcomes
     log.info("Settled a batch of %s requests (%s succeeded).", len(pending),
              sum(o.succeeded for o in result.outcomes),
              extra={"batch_size": len(pending), "pessimistic": for_update})
-    settled.announce([f.id for f in pending], _cached(states, changed, now))
+    settled.announce(pending, rows)
     for outcome in result.outcomes:
         outcomes[outcome.order.id] = SUCCEEDED if outcome.succeeded else FAILED
     return outcomes
@@ -147,14 +176,21 @@ def give_up(request_id: int, *, detail: str) -> bool:
     Returns:
       Whether this call marked it (False when it had settled meanwhile).
     """
-    found, _ = requests.for_settlement([request_id])
-    if not found or found[0].status != PENDING:
+    read = requests.for_settlement([request_id])
+    if not read.facts or read.facts[0].status != PENDING:
         return False
-    outcome = posting.Outcome(order_of(found[0]), failure=RetriesExhausted(detail[:255]))
+    now = utcnow()
+    # A hold given up on fails, like its request, and never reserves anything.
+    given_up = {row[0]: holds.as_rule_sees(row, now=now) for row in read.holds
+                if read.facts[0].type == posting.HOLD and row[7] == posting.PENDING}
+    failed = {i: replace(hold, status=posting.FAILED) for i, hold in given_up.items()}
+    outcome = posting.Outcome(order_of(read.facts[0]), failure=RetriesExhausted(detail[:255]),
+                              hold=next(iter(failed.values()), None))
     try:
-        run(requests.finish([outcome], now=utcnow()),
-            notifications.insert(notifications.for_outcome(outcome), now=utcnow()))
-    except AlreadySettled:
+        run(requests.finish([outcome], now=now),
+            *([holds.update(given_up, failed, now=now)] if failed else []),
+            notifications.insert(notifications.for_outcome(outcome), now=now))
+    except (AlreadySettled, RowChanged):
         return False
     settled.announce([request_id], [])
     return True

@@ -6,6 +6,10 @@ While its actor's queue holds messages waiting for a worker, the request is most
 among them: it is re-sent only once it is SWEEP_BACKLOG_GRACE_S old, so a deep but healthy
 queue is not flooded with duplicates. Duplicates are harmless anyway: settling is
 idempotent.
+
+It also keeps the hold expiry's schedule: every HOLD_EXPIRY_SWEEP_S / 3 it asks a worker
+for an expiry round, so a hold whose time is up is expired within HOLD_EXPIRY_SWEEP_S
+(several sweepers ask several times: a round is safe to run twice).
 """
 import logging
 import time
@@ -15,7 +19,7 @@ from infra import broker, logs
 from models import db
 from payments import requests
 from payments.queues import SETTLERS
-from payments.send import send
+from payments.send import send, send_expiry
 
 log = logging.getLogger("sweeper")
 BATCH = 500
@@ -53,7 +57,10 @@ def main() -> None:
     logs.configure("sweeper")
     broker.install()
     log.info("Sweeping pending requests every %ss.", settings.SWEEP_EVERY_S)
+    expiry_every_s, expiry_asked = settings.HOLD_EXPIRY_SWEEP_S / 3, float("-inf")
     while True:
+        if time.monotonic() - expiry_asked >= expiry_every_s and send_expiry():
+            expiry_asked = time.monotonic()
         try:
             sweep_once()
         except Exception:  # noqa: BLE001 - the database may be down; keep sweeping

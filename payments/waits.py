@@ -13,22 +13,22 @@ from payments import requests
 
 
 def read(user: User, request_id: int) -> TransactionRequest:
-    """The caller's request.
+    """The caller's request, or one it received (a transfer or capture to its wallet).
 
     Raises:
-      RequestNotFound: also for someone else's request.
+      RequestNotFound: also for anyone else's request.
     """
-    request = requests.of_user(user.id, request_id)
+    request = requests.visible_to(user.id, request_id)
     if request is None:
         raise RequestNotFound(f"No request {request_id}.")
     return request
 
 
 def until_settled(user: User, request_id: int, *, wait_s: float) -> TransactionRequest:
-    """The caller's request, once it left `pending` or after `wait_s` seconds.
+    """The request (see `read`), once it left `pending` or after `wait_s` seconds.
 
     Raises:
-      RequestNotFound: also for someone else's request.
+      RequestNotFound: also for anyone else's request.
     """
     deadline = time.monotonic() + wait_s
     event = wake.LISTENER.watch(request_id)  # before the read: no announcement slips by

@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import Iterator
 
 from ledger import audit
-from models import Transaction, TransactionRequest, User, Wallet, db
-from payments import door, settle
+from models import Hold, Transaction, TransactionRequest, User, Wallet, db
+from payments import door, refunds, settle, two_phase
 from tests.helpers import unique
 
 
@@ -68,17 +68,74 @@ def never_committed() -> Iterator[None]:
 # Which kind of row each audit check reports first: a wallet id or a request id.
 WALLET_CHECKS = {"user wallet balance equals the sum of its entries",
                  "no user wallet is negative",
-                 "latest entry of each user wallet shows its balance"}
+                 "latest entry of each user wallet shows its balance",
+                 "user wallet held equals the sum of its active holds' remaining amounts",
+                 "no user wallet's available balance is negative"}
+# Checks whose rows start with a hold's id.
+HOLD_CHECKS = {"each hold's captured total is the sum of its captures, within its amount",
+               "each hold's status agrees with its request's"}
 
 
-def findings_about(wallets: list[Wallet], requests: list[TransactionRequest]
-                   ) -> dict[str, list[tuple]]:
-    """The audit's findings that name one of these wallets or requests, by check."""
+def findings_about(wallets: list[Wallet], requests: list[TransactionRequest],
+                   holds: list[int] = ()) -> dict[str, list[tuple]]:
+    """The audit's findings that name one of these wallets, requests or hold ids, by check."""
     wallet_ids, request_ids = {w.id for w in wallets}, {r.id for r in requests}
     found = {}
     for name, rows in audit.findings().items():
-        ours = wallet_ids if name in WALLET_CHECKS else request_ids
+        ours = wallet_ids if name in WALLET_CHECKS else set(holds) if name in HOLD_CHECKS \
+            else request_ids
         mine = [row for row in rows if row[0] in ours]
         if mine:
             found[name] = mine
     return found
+
+
+# -- holds and refunds, accepted at the door as the API accepts them --------------------------
+def place_hold(wallet: Wallet, amount: str, *, to: Wallet | None = None,
+               expires_in_s: int | None = None) -> TransactionRequest:
+    """A hold request on `wallet` (for `to`, if given), accepted, not yet settled."""
+    request, replayed = two_phase.place_hold(
+        wallet.user, key=unique("k"), wallet_id=wallet.id, amount=amount,
+        to_wallet_id=to.id if to else None, expires_in_s=expires_in_s)
+    assert not replayed and request.hold_id is not None
+    return request
+
+
+def active_hold(wallet: Wallet, amount: str, *, to: Wallet | None = None) -> Hold:
+    """A hold placed and settled: active."""
+    hold = Hold.get_by_id(settled(place_hold(wallet, amount, to=to)).hold_id)
+    assert hold.status == "active"
+    return hold
+
+
+def capture(hold: Hold, amount: str | None = None, *, final: bool | None = None,
+            by: User | None = None) -> TransactionRequest:
+    """A capture accepted by whoever decides the hold (its recipient, else its payer)."""
+    decides = by or User.get_by_id(hold.to_user_id if hold.to_wallet_id else hold.user_id)
+    request, replayed = two_phase.capture(decides, key=unique("k"), hold_id=hold.id,
+                                          amount=amount, final=final)
+    assert not replayed
+    return request
+
+
+def void(hold: Hold, *, by: User | None = None) -> TransactionRequest:
+    decides = by or User.get_by_id(hold.to_user_id if hold.to_wallet_id else hold.user_id)
+    request, replayed = two_phase.void(decides, key=unique("k"), hold_id=hold.id)
+    assert not replayed
+    return request
+
+
+def refund(original: TransactionRequest, amount: str | None = None, *,
+           by: User | None = None) -> TransactionRequest:
+    """A refund accepted from the original's recipient (or `by`)."""
+    recipient = by or User.get_by_id(Wallet.get_by_id(original.to_wallet_id).user_id)
+    request, replayed = refunds.refund(recipient, key=unique("k"), request_id=original.id,
+                                       amount=amount)
+    assert not replayed
+    return request
+
+
+def time_passes(hold: Hold, seconds: int) -> None:
+    """Move a hold's clock: its expiry comes `seconds` earlier (tests cannot wait a minute)."""
+    db.execute_sql("UPDATE holds SET expires_at = expires_at - INTERVAL %s SECOND "
+                   "WHERE id = %s", (seconds, hold.id))

@@ -6,6 +6,7 @@ condition of the settlement's status change, the compound statement's transactio
 COMMIT, its ROLLBACK after a failed statement), and the row locks of the pessimistic path.
 """
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import peewee
@@ -86,16 +87,24 @@ def clean_connection():
 @pytest.mark.parametrize("for_update", [False, True], ids=["optimistic", "pessimistic"])
 def test_a_request_given_up_between_the_read_and_the_write_is_not_applied(monkeypatch,
                                                                          for_update):
-    # Given an accepted deposit whose attempt reads it pending, after which (the wallet
-    # untouched, so every version still matches) the maintenance actor gives up on it
+    # Given an accepted deposit whose attempt reads it pending (the pessimistic attempt reads
+    # twice, the second time with the wallets locked), after which (the wallet untouched,
+    # so every version still matches) the maintenance actor gives up on it, on a
+    # connection of its own as another worker would
     wallet = new_wallet()
     request = accept(wallet, "deposit", "10.00")
-    real_read = requests.for_settlement
+    real_read, reads = requests.for_settlement, []
 
     def read_then_give_up(request_ids):
         read = real_read(request_ids)
-        monkeypatch.setattr(requests, "for_settlement", real_read)  # give_up reads it too
-        assert settle.give_up(request_ids[0], detail="Gave up after 20 retries.")
+        reads.append(request_ids)
+        if len(reads) == (2 if for_update else 1):
+            gave_up: list[bool] = []
+            other = threading.Thread(target=lambda: gave_up.append(settle.give_up(
+                request_ids[0], detail="Gave up after 20 retries.")))
+            other.start()
+            other.join()
+            assert gave_up == [True]
         return read
 
     monkeypatch.setattr(requests, "for_settlement", read_then_give_up)

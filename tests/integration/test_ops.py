@@ -115,7 +115,7 @@ def test_re_run_refuses_a_retries_exhausted_request_that_has_ledger_entries(stub
         assert sent_ids(stub) == []
         # And the audit reports exactly this inconsistency
         assert (request.id, "failed") in \
-            audit.findings()["no pending or failed request has entries"]
+            audit.findings()["no pending or failed request, hold or void has entries"]
     finally:  # leave the books as the audit expects them
         TransactionRequest.update(status="succeeded", failure_code=None) \
             .where(TransactionRequest.id == request.id).execute()

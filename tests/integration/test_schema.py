@@ -29,7 +29,7 @@ from models import (
 from tests.helpers import ROOT, free_port, process_env, unique
 
 TABLES = {"users", "wallets", "transaction_requests", "transactions", "idempotency_keys",
-          "notifications", "login_logs", "audit_runs", "ops_sessions"}
+          "notifications", "login_logs", "audit_runs", "ops_sessions", "holds"}
 SERVER_PARAMS = database_params(settings.DATABASE_URL)[1]
 
 
@@ -95,7 +95,7 @@ def manage_py(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 # -- migrations ---------------------------------------------------------------------------
-def test_the_migrations_create_all_eight_tables_and_record_themselves_in_an_empty_database():
+def test_the_migrations_create_every_table_and_record_themselves_in_an_empty_database():
     with scratch_database() as name:
         scratch = peewee.MySQLDatabase(name, **SERVER_PARAMS)
         try:

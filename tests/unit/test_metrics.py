@@ -107,7 +107,7 @@ def test_the_actor_queues_are_every_settling_queue_and_maintenance():
 
     declared = broker.current().get_declared_queues()
     assert set(QUEUES) <= declared and "deposits.DQ" in declared
-    assert QUEUES == ("deposits", "maintenance", "transfers", "withdrawals")
+    assert QUEUES == ("deposits", "holds", "maintenance", "refunds", "transfers", "withdrawals")
 
 
 def test_the_stub_broker_reports_no_dead_letters():

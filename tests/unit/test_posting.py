@@ -17,6 +17,7 @@ from ledger.posting import (
     Entry,
     Order,
     SystemAccounts,
+    World,
     post,
 )
 from money import fee_for
@@ -34,7 +35,7 @@ def order(n: int, kind: str, amount: int, *, fee: int = 0, wallet: Account = ADA
 
 # -- the rules, one example each ----------------------------------------------------------------
 def test_a_deposit_credits_the_amount_net_of_its_fee_and_books_the_fee():
-    result = post([order(1, DEPOSIT, 10_000, fee=50)], ACCOUNTS, SYSTEM)
+    result = post([order(1, DEPOSIT, 10_000, fee=50)], World(ACCOUNTS, SYSTEM))
     [outcome] = result.outcomes
     assert outcome.succeeded and result.balances == {ADA.id: 14_950}
     assert outcome.entries == (Entry(ADA.id, DEPOSIT, 9_950, 50, 14_950),
@@ -43,7 +44,7 @@ def test_a_deposit_credits_the_amount_net_of_its_fee_and_books_the_fee():
 
 
 def test_a_withdrawal_debits_the_whole_amount_and_the_outside_gets_it_net_of_the_fee():
-    result = post([order(1, WITHDRAWAL, 1_000, fee=10)], ACCOUNTS, SYSTEM)
+    result = post([order(1, WITHDRAWAL, 1_000, fee=10)], World(ACCOUNTS, SYSTEM))
     [outcome] = result.outcomes
     assert result.balances == {ADA.id: 4_000}
     assert outcome.entries == (Entry(ADA.id, WITHDRAWAL, -1_000, 10, 4_000),
@@ -52,17 +53,17 @@ def test_a_withdrawal_debits_the_whole_amount_and_the_outside_gets_it_net_of_the
 
 
 def test_a_transfers_fee_comes_out_of_what_arrives():
-    result = post([order(1, TRANSFER, 1_000, fee=30, to=BOB)], ACCOUNTS, SYSTEM)
+    result = post([order(1, TRANSFER, 1_000, fee=30, to=BOB)], World(ACCOUNTS, SYSTEM))
     [outcome] = result.outcomes
     assert result.balances == {ADA.id: 4_000, BOB.id: 970}
-    assert outcome.recipient_user_id == BOB.user_id
+    assert outcome.counterpart_user_id == BOB.user_id
     assert outcome.entries[:2] == (
         Entry(ADA.id, "transfer_out", -1_000, 30, 4_000, counterparty_wallet_id=BOB.id),
         Entry(BOB.id, "transfer_in", 970, 0, 970, counterparty_wallet_id=ADA.id))
 
 
 def test_paying_more_than_the_balance_fails_with_insufficient_funds_and_changes_nothing():
-    result = post([order(1, WITHDRAWAL, 5_001)], ACCOUNTS, SYSTEM)
+    result = post([order(1, WITHDRAWAL, 5_001)], World(ACCOUNTS, SYSTEM))
     [outcome] = result.outcomes
     assert isinstance(outcome.failure, InsufficientFunds) and outcome.entries == ()
     assert result.balances == {} and result.deltas(ACCOUNTS) == {}
@@ -70,9 +71,9 @@ def test_paying_more_than_the_balance_fails_with_insufficient_funds_and_changes_
 
 def test_a_wallet_that_is_gone_or_closed_fails_the_request():
     closed = {**ACCOUNTS, BOB.id: Account(BOB.id, BOB.user_id, "USD", 0, closed=True)}
-    gone, shut = post([order(1, TRANSFER, 10, to=Account(99, 1, "USD", 0))], ACCOUNTS,
-                      SYSTEM).outcomes[0], post([order(2, TRANSFER, 10, to=BOB)], closed,
-                                                SYSTEM).outcomes[0]
+    gone = post([order(1, TRANSFER, 10, to=Account(99, 1, "USD", 0))],
+                World(ACCOUNTS, SYSTEM)).outcomes[0]
+    shut = post([order(2, TRANSFER, 10, to=BOB)], World(closed, SYSTEM)).outcomes[0]
     assert isinstance(gone.failure, WalletGone) and gone.failure.code == "wallet_not_found"
     assert isinstance(shut.failure, WalletClosed) and shut.failure.code == "wallet_closed"
 
@@ -81,7 +82,7 @@ def test_a_later_request_sees_the_effect_of_an_earlier_one_in_the_same_list():
     # Given Bob with nothing, a transfer to him, then his own withdrawal of what arrived
     result = post([order(1, TRANSFER, 2_000, to=BOB),
                    order(2, WITHDRAWAL, 2_000, wallet=BOB),
-                   order(3, WITHDRAWAL, 1, wallet=BOB)], ACCOUNTS, SYSTEM)
+                   order(3, WITHDRAWAL, 1, wallet=BOB)], World(ACCOUNTS, SYSTEM))
     # Then the withdrawal is covered by the transfer, and the next one is not
     assert [o.succeeded for o in result.outcomes] == [True, True, False]
     assert result.balances == {ADA.id: 3_000, BOB.id: 0}
@@ -119,7 +120,7 @@ def worlds(draw):
 @given(worlds())
 def test_no_list_of_requests_breaks_the_ledger(world):
     accounts, orders = world
-    result = post(orders, accounts, SYSTEM)
+    result = post(orders, World(accounts, SYSTEM))
     assert [o.order for o in result.outcomes] == orders
     moved = dict.fromkeys(accounts, 0)
     for outcome in result.outcomes:
@@ -146,12 +147,12 @@ def test_no_list_of_requests_breaks_the_ledger(world):
 @given(worlds(), st.integers(0, 12))
 def test_a_request_that_fails_leaves_every_other_outcome_as_it_would_be_without_it(world, k):
     accounts, orders = world
-    result = post(orders, accounts, SYSTEM)
+    result = post(orders, World(accounts, SYSTEM))
     failed = [o.order for o in result.outcomes if not o.succeeded]
     assume(failed)
     # Taking a failed request out of the list changes no other request's outcome
     dropped = failed[k % len(failed)]
-    without = post([o for o in orders if o != dropped], accounts, SYSTEM)
+    without = post([o for o in orders if o != dropped], World(accounts, SYSTEM))
     assert [(o.order, o.entries, type(o.failure)) for o in without.outcomes] == \
         [(o.order, o.entries, type(o.failure)) for o in result.outcomes if o.order != dropped]
     assert without.balances == result.balances

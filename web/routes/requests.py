@@ -1,11 +1,19 @@
-"""/v1/requests: a request's state (with `?wait=`), and the caller's list of them."""
+"""/v1/requests: a request's state (with `?wait=`), the caller's list of them, refunds."""
 from errors import RequestNotFound
 from models import PENDING
-from payments import requests, waits
+from payments import refunds, requests, waits
 from web import polls, views
 from web.http import json_response
-from web.inputs import current_user, path_id, status_filter, wait_seconds
+from web.inputs import (
+    current_user,
+    idempotency_key,
+    path_id,
+    read_json,
+    status_filter,
+    wait_seconds,
+)
 from web.pages import PAGE_PARAMS, page_args, rendered_page
+from web.routes.money import DETAILS, accepted, details_of
 from web.routing import Routes
 
 routes = Routes()
@@ -39,3 +47,12 @@ def get_requests():
     return json_response(200, rendered_page(
         requests.page_of(user, status=status, limit=limit, after=after), limit=limit,
         scope=scope, render=views.request))
+
+
+@routes.post("/v1/requests/<request_id>/refunds")
+def post_refund(request_id):
+    user = current_user()
+    key = idempotency_key()
+    doc = read_json(allowed={"amount"} | DETAILS)
+    return accepted(*refunds.refund(user, key=key, request_id=path_id(request_id, RequestNotFound),
+                                    amount=doc.get("amount"), details=details_of(doc)))

@@ -1,0 +1,134 @@
+"""Every SQL statement on `holds`, in one home.
+
+The door inserts a hold `pending` with its request (one compound statement); a settlement
+changes its status and captured total with an update guarded by what it read (so a capture,
+a void and an expiry that race change it once); the expiry finds the holds whose time is
+up; the API reads them, one or a page, for either party.
+"""
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from errors import RowChanged
+from ledger.posting import ACTIVE, Hold
+from locking.batch import Statement
+from models import PENDING, db, newest_first
+from models import Hold as HoldRow
+
+# The id of the hold inserted by `insert_pending`, for the statements after it.
+NEW_HOLD_ID = "@new_hold_id"
+INSERT_SQL = (
+    "INSERT INTO holds (user_id, wallet_id, to_wallet_id, to_user_id, currency, amount, "
+    "captured, status, expires_at, description, metadata, created_at, updated_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, 0, 'pending', %s, %s, %s, %s, %s)")
+UPDATE_SQL = ("UPDATE holds SET status = CASE id {status} END, "
+              "captured = CASE id {captured} END, updated_at = %s WHERE {where}")
+# Served by the (status, expires_at) index.
+DUE_SQL = ("SELECT id FROM holds WHERE status = 'active' AND expires_at <= %s "
+           "ORDER BY expires_at LIMIT %s")
+# The expiry's read: the holds and the wallets they name, in WalletState's order.
+READ_FOR_EXPIRY_SQL = (
+    "SELECT h.id, h.user_id, h.wallet_id, h.to_wallet_id, h.currency, h.amount, h.captured, "
+    "h.status, h.to_user_id, h.expires_at, h.request_id, "
+    "w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, w.created_at, w.held "
+    "FROM holds h JOIN wallets w ON w.id = h.wallet_id OR w.id = h.to_wallet_id "
+    "WHERE h.id IN ({ids})")
+
+
+def insert_pending(*, user_id: int, wallet_id: int, to_wallet_id: int | None,
+                   to_user_id: int | None, currency: str, amount: int, expires_at: datetime,
+                   description: str | None, metadata: str | None,
+                   now: datetime) -> list[Statement]:
+    """The INSERT of a new pending hold, then its id kept in NEW_HOLD_ID for the request's
+    INSERT that follows; `attach_request` then names the request on the hold."""
+    return [Statement(INSERT_SQL, (user_id, wallet_id, to_wallet_id, to_user_id, currency,
+                                   amount, expires_at, description, metadata, now, now)),
+            Statement(f"SET {NEW_HOLD_ID} = LAST_INSERT_ID()")]
+
+
+def attach_request() -> Statement:
+    """Name the request just inserted (LAST_INSERT_ID()) on the hold inserted before it."""
+    return Statement(f"UPDATE holds SET request_id = LAST_INSERT_ID() WHERE id = {NEW_HOLD_ID}",
+                     rows=1, mismatch=lambda: RowChanged("The new hold"))
+
+
+def as_rule_sees(row: tuple, *, now: datetime) -> Hold:
+    """A hold row (id, user_id, wallet_id, to_wallet_id, currency, amount, captured, status,
+    to_user_id, expires_at, ...) as the posting rules see it at `now`."""
+    id, user_id, wallet_id, to_wallet_id, currency, amount, captured, status, to_user_id, \
+        expires_at = row[:10]
+    return Hold(id, user_id, wallet_id, to_wallet_id, currency, amount, captured, status,
+                to_user_id, expired=expires_at <= now)
+
+
+def update(before: Mapping[int, Hold], after: Mapping[int, Hold], *,
+           now: datetime) -> Statement:
+    """The change of every hold an attempt decided, guarded by the status and captured total
+    it read: it matches fewer rows (RowChanged) when a racing attempt changed one first."""
+    ids = sorted(after)
+    when = " ".join(["WHEN %s THEN %s"] * len(ids))
+    params: list[object] = [x for i in ids for x in (i, after[i].status)]
+    params += [x for i in ids for x in (i, after[i].captured)]
+    params.append(now)
+    params += [x for i in ids for x in (i, before[i].status, before[i].captured)]
+    where = " OR ".join(["(id = %s AND status = %s AND captured = %s)"] * len(ids))
+    return Statement(UPDATE_SQL.format(status=when, captured=when, where=where),
+                     tuple(params), rows=len(ids),
+                     mismatch=lambda: RowChanged(f"One of holds {ids}"))
+
+
+def due(*, now: datetime, limit: int) -> list[int]:
+    """Ids of active holds whose time is up, the longest overdue first."""
+    return [row[0] for row in db.execute_sql(DUE_SQL, (now, limit)).fetchall()]
+
+
+def for_expiry(hold_ids: list[int]) -> tuple[list[tuple], list[tuple]]:
+    """The rows of these holds and of the wallets they name (each once)."""
+    rows = db.execute_sql(READ_FOR_EXPIRY_SQL.format(ids=", ".join(["%s"] * len(hold_ids))),
+                          tuple(hold_ids)).fetchall()
+    holds = {row[0]: row[:11] for row in rows}
+    wallets = {row[11]: row[11:] for row in rows}
+    return list(holds.values()), list(wallets.values())
+
+
+def by_id(hold_id: int) -> HoldRow | None:
+    """Hold `hold_id`, read afresh."""
+    return HoldRow.get_or_none(HoldRow.id == hold_id)
+
+
+def of_party(user_id: int, hold_id: int) -> HoldRow | None:
+    """Hold `hold_id` if the user is its payer or its recipient."""
+    hold = by_id(hold_id)
+    return hold if hold is not None and user_id in (hold.user_id, hold.to_user_id) else None
+
+
+def any_open_on(wallet_ids: Iterable[int]) -> bool:
+    """Whether a pending or active hold reserves money of one of these wallets."""
+    ids = list(wallet_ids)
+    return bool(ids) and HoldRow.select().where(
+        HoldRow.wallet_id.in_(ids) & HoldRow.status.in_((PENDING, ACTIVE))).exists()
+
+
+def page_of(user_id: int, *, status: str | None, wallet_id: int | None, limit: int,
+            after: int | None) -> list[HoldRow]:
+    """A page of the holds the user is party to (or, with `wallet_id`, that name that
+    wallet of theirs), all or of one status, newest first.
+
+    Payer and recipient sides are read through their own (owner, id) indexes and merged,
+    so each side is a keyset scan rather than an OR no index serves.
+    """
+    if wallet_id is not None:
+        sides = [(HoldRow.wallet_id == wallet_id, "holds_wallet_id"),
+                 (HoldRow.to_wallet_id == wallet_id, "holds_to_wallet_id")]
+    else:
+        sides = [(HoldRow.user_id == user_id, "holds_user_status" if status else "holds_user_id"),
+                 (HoldRow.to_user_id == user_id,
+                  "holds_to_user_status" if status else "holds_to_user_id")]
+    found: dict[int, HoldRow] = {}
+    for where, index in sides:
+        query = HoldRow.select().where(where)
+        if status is not None:
+            query = query.where(HoldRow.status == status)
+        for row in newest_first(query, HoldRow.id, index=index, limit=limit, after=after):
+            found[row.id] = row
+    return sorted(found.values(), key=lambda row: -row.id)[:limit + 1]
+

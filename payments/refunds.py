@@ -1,0 +1,69 @@
+"""Refunds at the door: the recipient of a transfer or capture gives (part of) it back.
+
+A refund is a money request like a transfer, from the recipient's wallet back to the
+original sender's, without a fee; door.py records it and a settling actor carries it out,
+where the original's `refunded` total grows with a guarded update (payments/requests.py),
+so racing refunds never give back more than was received.
+"""
+from accounts.wallets import owner_of
+from errors import NotRefundable, RefundExceedsOriginal, RequestNotFound
+from infra import idempotency
+from ledger.posting import REFUND
+from models import SUCCEEDED, TransactionRequest, User
+from money import canonical_amount, format_amount, parse_amount
+from payments import requests
+from payments.details import Details
+from payments.door import NO_DETAILS, Draft, accept_draft
+
+
+def refundable_of(user: User, request_id: int) -> TransactionRequest:
+    """The request, if the caller received it and something of it may still be refunded.
+
+    Raises:
+      RequestNotFound: the caller neither made nor received it, or only sent it.
+      NotRefundable: the caller's own request without a recipient, or one it received
+        that did not succeed.
+    """
+    original = requests.visible_to(user.id, request_id)
+    if original is None:
+        raise RequestNotFound(f"No request {request_id}.")
+    recipient_wallet = original.to_wallet_id
+    if original.type not in requests.RECEIVED_TYPES or recipient_wallet is None:
+        raise NotRefundable(f"A {original.type} has no recipient to refund it.")
+    if owner_of(recipient_wallet) != user.id:
+        raise RequestNotFound(f"No request {request_id}.")  # its sender: only the recipient
+    if original.status != SUCCEEDED:
+        raise NotRefundable(f"Request {request_id} is {original.status}: only a succeeded "
+                            f"{original.type} can be refunded.")
+    return original
+
+
+def refund(user: User, *, key: str, request_id: int, amount: object = None,
+           details: Details = NO_DETAILS) -> tuple[TransactionRequest, bool]:
+    """Accept a refund of a transfer or capture the caller received; `amount` None means
+    all that is still refundable now.
+
+    Raises:
+      RequestNotFound, NotRefundable, InvalidAmount, RefundExceedsOriginal,
+      IdempotencyKeyReused.
+    """
+    fingerprint = idempotency.fingerprint(f"POST /v1/requests/{request_id}/refunds", {
+        "amount": None if amount is None else canonical_amount(amount),
+        **details.fingerprinted()})
+
+    def door() -> Draft:
+        original = refundable_of(user, request_id)
+        assert original.to_wallet_id is not None
+        left = original.amount - original.fee - original.refunded
+        if amount is None and left == 0:
+            raise NotRefundable(f"Request {request_id} has been refunded in full.")
+        minor = left if amount is None else parse_amount(amount, original.currency)
+        if minor > left:
+            raise RefundExceedsOriginal(
+                f"Request {request_id} has {format_amount(left, original.currency)} "
+                f"{original.currency} left to refund.",
+                errors=[{"field": "amount", "message": "exceeds what is left to refund"}])
+        return Draft(REFUND, original.currency, minor, 0, original.to_wallet_id, details,
+                     to_wallet_id=original.wallet_id, refund_of=original.id)
+
+    return accept_draft(user, key=key, fingerprint=fingerprint, door=door)

@@ -1,0 +1,80 @@
+"""Holds: placing one on a wallet, reading them, capturing and voiding (each a 202 request)."""
+import bottle
+
+from accounts import wallets
+from errors import HoldNotFound, WalletNotFound
+from ledger.posting import ACTIVE, CAPTURED, EXPIRED, FAILED, PENDING, VOIDED
+from payments import holds, two_phase
+from web import views
+from web.http import json_response
+from web.inputs import current_user, field_error, idempotency_key, path_id, read_json
+from web.pages import PAGE_PARAMS, page_args, rendered_page
+from web.routes.money import DETAILS, accepted, details_of
+from web.routing import Routes
+
+routes = Routes()
+HOLD_STATUSES = (PENDING, ACTIVE, CAPTURED, VOIDED, EXPIRED, FAILED)
+
+
+@routes.post("/v1/wallets/<wallet_id>/holds")
+def post_hold(wallet_id):
+    user = current_user()
+    key = idempotency_key()
+    doc = read_json(allowed={"amount", "to_wallet_id", "expires_in_s"} | DETAILS)
+    return accepted(*two_phase.place_hold(
+        user, key=key, wallet_id=path_id(wallet_id, WalletNotFound), amount=doc.get("amount"),
+        to_wallet_id=doc.get("to_wallet_id"), expires_in_s=doc.get("expires_in_s"),
+        details=details_of(doc)))
+
+
+@routes.get("/v1/holds/<hold_id>")
+def get_hold(hold_id):
+    user = current_user()
+    hold_id = path_id(hold_id, HoldNotFound)
+    hold = holds.of_party(user.id, hold_id)
+    if hold is None:
+        raise HoldNotFound(f"No hold {hold_id}.")
+    return json_response(200, views.hold(hold))
+
+
+def _filters(user) -> tuple[str | None, int | None]:
+    query = bottle.request.query
+    status, wallet_id = query.get("status"), query.get("wallet_id")
+    if status is not None and status not in HOLD_STATUSES:
+        raise field_error("status", "must be one of " + ", ".join(HOLD_STATUSES))
+    if wallet_id is None:
+        return status, None
+    found = path_id(wallet_id, WalletNotFound)
+    if not wallets.owned(user, found):
+        raise WalletNotFound(f"No wallet {found}.")
+    return status, found
+
+
+@routes.get("/v1/holds", query=PAGE_PARAMS | {"status", "wallet_id"})
+def get_holds():
+    user = current_user()
+    status, wallet_id = _filters(user)
+    # The cursor's scope names the filters: a cursor of one list cannot page another.
+    scope = f"holds:{user.id}:{status or ''}:{wallet_id or ''}"
+    limit, after = page_args(scope)
+    return json_response(200, rendered_page(
+        holds.page_of(user.id, status=status, wallet_id=wallet_id, limit=limit, after=after),
+        limit=limit, scope=scope, render=views.hold))
+
+
+@routes.post("/v1/holds/<hold_id>/captures")
+def post_capture(hold_id):
+    user = current_user()
+    key = idempotency_key()
+    doc = read_json(allowed={"amount", "final"} | DETAILS)
+    return accepted(*two_phase.capture(user, key=key, hold_id=path_id(hold_id, HoldNotFound),
+                                       amount=doc.get("amount"), final=doc.get("final"),
+                                       details=details_of(doc)))
+
+
+@routes.post("/v1/holds/<hold_id>/void")
+def post_void(hold_id):
+    user = current_user()
+    key = idempotency_key()
+    read_json(allowed=set())
+    return accepted(*two_phase.void(user, key=key, hold_id=path_id(hold_id, HoldNotFound)))
