@@ -126,10 +126,35 @@ def warm_up(bench: Bench, pop: Population) -> None:
 def transfers(bench: Bench, name: str, pop: Population, *, pattern: str = "uniform",
               rate_per_s: float = 0.0) -> TransferPhase:
     """POST /v1/transfers for one phase, then wait for settlement and measure it."""
-    data = _transfer_data(bench, name, pop, pattern)
+    return money_phase(bench, name, "transfer", _transfer_data(bench, name, pop, pattern),
+                       rate_per_s=rate_per_s)
+
+
+def holds_then_captures(bench: Bench, pop: Population) -> tuple[TransferPhase, TransferPhase]:
+    """Two-phase money: holds of 1.00 between uniform pairs for one phase, then captures of
+    0.01 from those holds by their recipients for another, each measured as a transfer
+    phase is (a capture settles like a transfer, plus its hold's guarded update)."""
+    first = last_request_id(bench.conn)
+    holds = money_phase(bench, "holds", "hold",
+                        _transfer_data(bench, "holds", pop, "uniform"))
+    data = bench.files("captures") + ".data"
+    with bench.conn.cursor() as cur:
+        cur.execute("SELECT id, to_user_id FROM holds WHERE status = 'active' "
+                    "AND request_id > %s", (first,))
+        rows = cur.fetchall()
+    with open(data, "w") as f:
+        f.writelines(f"{hold_id} {load.token(JWT_SECRET, user_id)}\n"
+                     for hold_id, user_id in rows)
+    return holds, money_phase(bench, "captures", "capture", data)
+
+
+def money_phase(bench: Bench, name: str, script: str, data: str, *,
+                rate_per_s: float = 0.0) -> TransferPhase:
+    """POST money requests with bench/wrk/`script`.lua for one phase, then wait for
+    settlement and measure it."""
     mark, first = bench.stack.mark(), last_request_id(bench.conn)
     cpu_before = bench.stack.cpu_seconds()
-    accept = drive(bench, f"{name} accept", "transfer", data, expect=202,
+    accept = drive(bench, f"{name} accept", script, data, expect=202,
                    duration_s=bench.sizes.phase_s, rate_per_s=rate_per_s)
     stopped_at = datetime.now(UTC).replace(tzinfo=None)
     backlog = pending_after(bench.conn, first)

@@ -39,6 +39,7 @@ from bench.db import connect  # noqa: E402
 from bench.phases import (  # noqa: E402
     Bench,
     audit,
+    holds_then_captures,
     reads,
     transfers,
     wallet_targets,
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                          rate_per_s=max(1.0, uniform.accept.rate_per_s / 2))
         hot = transfers(bench, "hot", movers, pattern="hot")
         single = transfers(bench, "single", movers, pattern="single")
+        two_phase = holds_then_captures(bench, movers)
         loads = read_phases(bench, pop.subset(sizes.read_users), stack.base_url, "on")
         # wrk abandons the requests in flight when its time is up, and the web process still
         # answers them (and caches what they read): let it finish before the flush.
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         after = measure_ceiling(args, namespace, movers, sizes, env, audits, "after")
         results = table.Results((before, after), uniform, half, hot, single, loads, audits,
-                                bench.loads, sizes)
+                                bench.loads, sizes, two_phase=two_phase)
         if sizes.growth:
             stack.start()
             small, large, _ = growth.settle_rate(bench, pop, external_id=external_id)
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(path, "w") as f:
             f.write(text)
     print("\n" + text, flush=True)
-    phases = (uniform, half, hot, single) + (results.settle_growth or ())
+    phases = (uniform, half, hot, single, *two_phase) + (results.settle_growth or ())
     if not all(a.clean for a in audits):
         print("bench: FAILED: the audit found problems", file=sys.stderr)
         return 1

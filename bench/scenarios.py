@@ -39,6 +39,10 @@ def table(r: Results, *, connections: int) -> Table:
         (f"hot: {sizes.hot_share:.0%} of transfers touch {sizes.hot_wallets} wallets", r.hot),
         ("single: every transfer leaves one wallet", r.single),
     ]
+    if r.two_phase:
+        holds, captures = r.two_phase
+        phases += [("holds of 1.00 between uniform pairs", holds),
+                   ("captures of 0.01 from those holds, by their recipients", captures)]
     if r.settle_growth:
         small, large = r.settle_growth
         phases += [(f"uniform over {sizes.small_wallets:,} wallets (growth)", small),

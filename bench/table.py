@@ -35,6 +35,7 @@ class Results:
     sizes: Sizes
     settle_growth: tuple[TransferPhase, TransferPhase] | None = None
     history_growth: HistoryGrowth | None = None
+    two_phase: tuple[TransferPhase, TransferPhase] | None = None  # holds, then captures
 
     @property
     def ceiling_per_s(self) -> float:

@@ -1,11 +1,14 @@
 """The bank test with a nemesis (`make chaos`; `make test` runs it too).
 
 A black-box workload in the spirit of Jepsen's bank test: 16 clients move money among
-20 users' USD and EUR wallets over HTTP against a real web process, two real worker
-processes and the sweeper, while a nemesis kills workers and restarts RabbitMQ,
-MariaDB and Redis. Afterwards every accepted request must be settled exactly once and
-every minor unit accounted for. It runs in its own database, Redis db and RabbitMQ
-vhost, and prints a summary table (also written to tests/artifacts/chaos-summary.md).
+20 users' USD and EUR wallets over HTTP (deposits, withdrawals, transfers, holds that
+expire after a minute, captures, voids and refunds) against a real web process, two real
+worker processes and the sweeper, while a nemesis kills workers and restarts RabbitMQ,
+MariaDB and Redis. Afterwards every accepted request must be settled exactly once, every
+minor unit accounted for, every hold whose time was up expired by the service, and the
+audit (held amounts, captures, refunds included) clean. It runs in its own database,
+Redis db and RabbitMQ vhost, and prints a summary table (also written to
+tests/artifacts/chaos-summary.md).
 """
 import os
 import subprocess
@@ -37,10 +40,16 @@ USERS, CLIENTS, WORKERS = 20, 16, 2
 WORKLOAD_S = float(os.environ.get("CHAOS_WORKLOAD_S", "95"))
 QUIESCE_S = 60
 SEED = int(os.environ.get("CHAOS_SEED", "20261124"))
+HOLD_EXPIRY_SWEEP_S = 6
 ENV = {"DATABASE_URL": f"mysql://root@127.0.0.1:3306/{DB_NAME}",
        "REAL_BROKER_URL": broker_url(VHOST),
        "REDIS_URL": REDIS_URL,
-       "SWEEP_AFTER_S": "3", "SWEEP_EVERY_S": "1", "MAX_BACKOFF_MS": "2000"}
+       "SWEEP_AFTER_S": "3", "SWEEP_EVERY_S": "1", "MAX_BACKOFF_MS": "2000",
+       "HOLD_EXPIRY_SWEEP_S": str(HOLD_EXPIRY_SWEEP_S)}
+# Ledger entries of a succeeded request, by type, before its fee entry (a hold and a void
+# move no money).
+ENTRIES = {"deposit": 2, "withdrawal": 2, "transfer": 2, "capture": 2, "refund": 2, "hold": 0,
+           "void": 0}
 
 
 def manage(*args: str) -> None:
@@ -102,11 +111,12 @@ def anomalies_of(record: Record) -> tuple[list[str], Counter]:
     found: list[str] = []
     rows = {r[0]: r for r in sql(
         "SELECT r.id, r.type, r.status, r.currency, r.amount, r.fee, r.failure_code, "
-        "k.idempotency_key FROM transaction_requests r "
+        "k.idempotency_key, r.to_wallet_id FROM transaction_requests r "
         "LEFT JOIN idempotency_keys k ON k.request_id = r.id")}
     entries = Counter(dict(sql("SELECT request_id, COUNT(*) FROM transactions "
                                "GROUP BY request_id")))
-    outcomes = Counter(f"{r[2]}" + (f" ({r[6]})" if r[6] else "") for r in rows.values())
+    outcomes = Counter(f"requests {r[2]}" + (f" ({r[6]})" if r[6] else "")
+                       for r in rows.values())
     pending = [rid for rid, r in rows.items() if r[2] == "pending"]
     if pending:
         found.append(f"{len(pending)} request(s) still pending, e.g. {pending[:5]}")
@@ -118,20 +128,23 @@ def anomalies_of(record: Record) -> tuple[list[str], Counter]:
             found.append(f"accepted request {rid} is missing")
             continue
         kind = "deposit" if acc.kind == "closed" else acc.kind
-        if (row[1], row[3], row[4], row[7]) != (kind, acc.currency, acc.amount, acc.key):
+        amount = row[4] if acc.amount is None else acc.amount  # None: the service chose it
+        if (row[1], row[3], row[4], row[7]) != (kind, acc.currency, amount, acc.key):
             found.append(f"request {rid} differs from what was sent: {row} vs {acc}")
-        if row[5] != fee_for(kind, acc.amount):
-            found.append(f"request {rid} fee {row[5]} != {fee_for(kind, acc.amount)}")
+        if row[5] != fee_for(kind, amount):
+            found.append(f"request {rid} fee {row[5]} != {fee_for(kind, amount)}")
     for rid, row in rows.items():
-        want = (2 + (row[5] > 0)) if row[2] == "succeeded" else 0
+        want = (ENTRIES[row[1]] + (row[5] > 0)) if row[2] == "succeeded" else 0
         if entries[rid] != want:
             found.append(f"request {rid} ({row[2]}) has {entries[rid]} entries, expected {want}")
     for currency in ("USD", "EUR"):
         ok = [r for r in rows.values() if r[2] == "succeeded" and r[3] == currency]
+        # A capture without a recipient leaves the service as a withdrawal does
+        out = [r for r in ok if r[1] == "withdrawal" or (r[1] == "capture" and r[8] is None)]
         dep = sum(r[4] for r in ok if r[1] == "deposit")
-        wd = sum(r[4] for r in ok if r[1] == "withdrawal")
+        wd = sum(r[4] for r in out)
         fees = sum(r[5] for r in ok)
-        wd_fees = sum(r[5] for r in ok if r[1] == "withdrawal")
+        wd_fees = sum(r[5] for r in out)
         users = sql("SELECT COALESCE(SUM(balance), 0) FROM wallets WHERE system_key IS NULL "
                     "AND currency = %s", currency)[0][0]
         system = dict(sql("SELECT w.system_key, COALESCE(SUM(t.amount), 0) FROM wallets w "
@@ -144,9 +157,24 @@ def anomalies_of(record: Record) -> tuple[list[str], Counter]:
                f"external:{currency}": int(system.get(f"external:{currency}", 0))}
         if got != expect:
             found.append(f"{currency} totals {got} != implied {expect}")
-    negative = sql("SELECT id, balance FROM wallets WHERE system_key IS NULL AND balance < 0")
+    negative = sql("SELECT id, balance, held FROM wallets WHERE system_key IS NULL "
+                   "AND (balance < 0 OR held < 0 OR held > balance)")
     if negative:
-        found.append(f"negative balances: {negative}")
+        found.append(f"negative balances or available balances: {negative}")
+    # Every hold whose time is up was released by the service (allowing two rounds)
+    overdue = sql("SELECT id, expires_at FROM holds WHERE status = 'active' "
+                  "AND expires_at < UTC_TIMESTAMP(6) - INTERVAL %s SECOND",
+                  2 * HOLD_EXPIRY_SWEEP_S)
+    if overdue:
+        found.append(f"{len(overdue)} hold(s) past their time still active: {overdue[:5]}")
+    holds = Counter(dict(sql("SELECT status, COUNT(*) FROM holds GROUP BY status")))
+    outcomes.update({f"holds {status}": n for status, n in holds.items()})
+    # The workload must have exercised every kind of two-phase outcome to prove anything
+    done = Counter(r[1] for r in rows.values() if r[2] == "succeeded")
+    missing = [kind for kind in ("hold", "capture", "void", "refund") if not done[kind]]
+    if missing or not holds["expired"]:
+        found.append(f"the workload never saw a succeeded {missing} or an expired hold "
+                     f"({dict(holds)})")
     found += [f"re-sent key answered differently: {m}" for m in record.resend_mismatches]
     for key in record.unresolved_keys:  # unanswered calls may have been accepted: then settled
         if any(r[7] == key and r[2] == "pending" for r in rows.values()):
@@ -162,7 +190,7 @@ def summary(record: Record, outcomes: Counter, schedule: nemesis.Schedule, quies
             found: list[str]) -> str:
     lines = ["| measure | value |", "|---|---|",
              f"| requests accepted (202) | {len(record.accepted)} |"]
-    lines += [f"| requests {name} | {n} |" for name, n in sorted(outcomes.items())]
+    lines += [f"| {name} | {n} |" for name, n in sorted(outcomes.items())]
     lines += [f"| refused at the door: {name} | {n} |"
               for name, n in sorted(record.refused.items())]
     lines += [f"| re-sent with the same key | {record.resent} |",

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 import requests
 
-FEE_BP = {"deposit": 50, "withdrawal": 0, "transfer": 0}
+FEE_BP = {"deposit": 50, "withdrawal": 0, "transfer": 0, "hold": 0, "capture": 0, "void": 0,
+          "refund": 0}
+# Holds placed by the workload expire after this (the least the contract allows), so the
+# service's own expiry runs during the faults.
+HOLD_EXPIRES_IN_S = 60
 RESEND_SHARE = 0.15
 CALL_TIMEOUT_S = 10
 GIVE_UP_S = 45
@@ -28,8 +32,18 @@ class Accepted:
     id: int
     kind: str
     currency: str
-    amount: int
+    amount: int | None  # None: the service chose it (all that remains, or is refundable)
     key: str
+
+
+@dataclass
+class Placed:
+    """A hold or a transfer the workload got a 202 for: what later captures, voids and
+    refunds pick from."""
+
+    id: int  # the hold's id, or the transfer request's
+    payer: dict
+    recipient: dict | None
 
 
 @dataclass
@@ -40,6 +54,8 @@ class Record:
     refused: Counter = field(default_factory=Counter)
     retried_calls: Counter = field(default_factory=Counter)
     unresolved_keys: list[str] = field(default_factory=list)
+    holds: list[Placed] = field(default_factory=list)
+    transfers: list[Placed] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -80,11 +96,49 @@ class Client(threading.Thread):
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
 
+    def two_phase(self, roll: float, user: dict, currency: str):
+        """A hold, capture, void or refund: (kind, path, body, minor, acting user), or None
+        when there is nothing yet to act on."""
+        rng = self.rng
+        with self.record.lock:
+            holds, transfers = list(self.record.holds[-40:]), list(self.record.transfers[-40:])
+        if roll < 0.06:
+            other = rng.choice([u for u in self.users if u is not user])
+            minor, amount = cents(rng, 100, 5000)
+            body = {"amount": amount, "expires_in_s": HOLD_EXPIRES_IN_S}
+            if rng.random() < 0.8:
+                body["to_wallet_id"] = other["wallets"][currency]
+            return "hold", f"/v1/wallets/{user['wallets'][currency]}/holds", body, minor, user
+        if roll < 0.09 and transfers:
+            placed = rng.choice(transfers)
+            minor, amount = cents(rng, 1, 5000)
+            body = {"amount": amount} if rng.random() < 0.7 else {}
+            return ("refund", f"/v1/requests/{placed.id}/refunds", body,
+                    minor if body else None, placed.recipient)
+        if holds:
+            placed = rng.choice(holds)
+            decides = placed.recipient or placed.payer
+            if roll < 0.115:
+                minor, amount = cents(rng, 1, 8000)
+                body = {"amount": amount} if rng.random() < 0.7 else {}
+                if rng.random() < 0.2:
+                    body["final"] = True
+                return ("capture", f"/v1/holds/{placed.id}/captures", body,
+                        minor if "amount" in body else None, decides)
+            return "void", f"/v1/holds/{placed.id}/void", {}, None, decides
+        return None
+
     def one_operation(self, n: int) -> None:
         rng, user = self.rng, self.rng.choice(self.users)
         currency = rng.choice(("USD", "EUR"))
         roll = rng.random()
-        if roll < 0.5:
+        acting = user
+        if roll < 0.125:
+            chosen = self.two_phase(roll, user, currency)
+            if chosen is None:
+                return
+            kind, path, body, minor, acting = chosen
+        elif roll < 0.5:
             other = rng.choice([u for u in self.users if u is not user])
             minor, amount = cents(rng, 1, 30000)
             kind, path = "transfer", "/v1/transfers"
@@ -103,7 +157,7 @@ class Client(threading.Thread):
             kind, path = "closed", f"/v1/wallets/{user['closed']}/deposits"
             body = {"amount": amount}
         key = f"c{self.index}-{n}-{rng.getrandbits(32):08x}"
-        res = self.post(user, path, body, key)
+        res = self.post(acting, path, body, key)
         if res is None:
             with self.record.lock:
                 self.record.unresolved_keys.append(key)
@@ -114,10 +168,16 @@ class Client(threading.Thread):
             return
         request = res.json()
         with self.record.lock:
-            self.record.accepted[request["id"]] = Accepted(request["id"], kind, currency, minor,
-                                                           key)
+            self.record.accepted[request["id"]] = Accepted(request["id"], kind,
+                                                           request["currency"], minor, key)
+            recipient = next((u for u in self.users if request["to_wallet_id"] in
+                              u["wallets"].values()), None)
+            if kind == "hold":
+                self.record.holds.append(Placed(request["hold_id"], user, recipient))
+            elif kind == "transfer":
+                self.record.transfers.append(Placed(request["id"], user, recipient))
         if rng.random() < RESEND_SHARE:
-            again = self.post(user, path, body, key)
+            again = self.post(acting, path, body, key)
             with self.record.lock:
                 self.record.resent += 1
                 if again is None or again.status_code != 202 or again.json()["id"] != request["id"]:

@@ -18,15 +18,15 @@ from models import Transaction, TransactionRequest, db, utcnow
 from tests.integration.factories import (
     HOLD_CHECKS,
     WALLET_CHECKS,
-    active_hold,
-    capture,
-    refund,
     accept,
     accept_transfer,
+    active_hold,
+    capture,
     entries,
     findings_about,
     never_committed,
     new_wallet,
+    refund,
     reloaded,
     settled,
 )

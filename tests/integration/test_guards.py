@@ -14,14 +14,24 @@ import pymysql
 import pytest
 
 import settings
-from errors import AlreadySettled, VersionConflict
+from errors import AlreadySettled, RowChanged, VersionConflict
 from locking import batch as sqlbatch
 from locking import read_wallets
 from locking.batch import Statement
 from models import Notification, Wallet, database_params, db, utcnow
 from payments import requests, settle
 from tests.helpers import unique
-from tests.integration.factories import accept, entries, new_wallet, reloaded
+from tests.integration.factories import (
+    accept,
+    accept_transfer,
+    active_hold,
+    capture,
+    entries,
+    new_wallet,
+    refund,
+    reloaded,
+    settled,
+)
 
 LOCK_REFUSED = (1205, 3572)  # lock wait timeout; NOWAIT could not take the lock
 
@@ -122,6 +132,58 @@ def test_a_request_given_up_between_the_read_and_the_write_is_not_applied(monkey
     assert [n.type for n in Notification.select().where(Notification.request == request.id)] \
         == ["deposit_failed"]
     assert not in_transaction()
+
+
+# -- the guards of a hold's change and of a refunded total ---------------------------------------
+def changed_between_read_and_write(monkeypatch, sql: str, *params) -> None:
+    """Make the next settlement read be followed, on another connection, by `sql`: a change
+    to a hold or an original that leaves every wallet (and its version) as it was."""
+    real_read = requests.for_settlement
+
+    def read_then_change(request_ids):
+        read = real_read(request_ids)
+        monkeypatch.setattr(requests, "for_settlement", real_read)
+        with other_connection() as cursor:
+            cursor.execute(sql, params)
+        return read
+
+    monkeypatch.setattr(requests, "for_settlement", read_then_change)
+
+
+def test_a_hold_changed_between_the_read_and_the_write_stops_the_capture(monkeypatch):
+    # Given an active hold, a capture of it, and a change to the hold (its captured total,
+    # as a racing capture would make it) between the capture's read and its write
+    ada, bob = new_wallet(), new_wallet()
+    settled(accept(ada, "deposit", "10.00"))
+    hold = active_hold(ada, "5.00", to=bob)
+    request = capture(hold, "2.00")
+    changed_between_read_and_write(monkeypatch, "UPDATE holds SET captured = captured + 100 "
+                                                "WHERE id = %s", hold.id)
+    # When the attempt writes, Then the hold's guard stops it whole
+    with pytest.raises(RowChanged):
+        settle.attempt([request.id])
+    assert reloaded(request).status == "pending" and entries(request) == []
+    assert reloaded(bob).balance == 0
+    assert not in_transaction()
+    # (the books put back as they were, then settled for real)
+    db.execute_sql("UPDATE holds SET captured = captured - 100 WHERE id = %s", (hold.id,))
+    assert settle.settle(request.id) == settle.SUCCEEDED
+
+
+def test_a_refunded_total_changed_between_the_read_and_the_write_stops_the_refund(monkeypatch):
+    ada, bob = new_wallet(), new_wallet()
+    settled(accept(ada, "deposit", "10.00"))
+    transfer = settled(accept_transfer(ada, bob, "5.00"))
+    request = refund(transfer, "1.00")
+    changed_between_read_and_write(monkeypatch, "UPDATE transaction_requests SET refunded = "
+                                                "refunded + 100 WHERE id = %s", transfer.id)
+    with pytest.raises(RowChanged):
+        settle.attempt([request.id])
+    assert reloaded(request).status == "pending" and entries(request) == []
+    assert reloaded(ada).balance == 495 and not in_transaction()
+    db.execute_sql("UPDATE transaction_requests SET refunded = refunded - 100 WHERE id = %s",
+                   (transfer.id,))
+    assert settle.settle(request.id) == settle.SUCCEEDED
 
 
 # -- the compound statement's transaction -----------------------------------------------------

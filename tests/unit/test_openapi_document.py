@@ -26,9 +26,11 @@ OPS_PUBLIC = {("get", "/ops/login"), ("post", "/ops/login")}
 LOGINS = {("post", "/v1/auth/token"), ("post", "/ops/login")}
 OPS_SECURITY = [{"opsToken": []}, {"opsSession": []}]
 IDEMPOTENT = {("post", "/v1/wallets"), ("post", "/v1/wallets/{wallet_id}/deposits"),
-              ("post", "/v1/wallets/{wallet_id}/withdrawals"), ("post", "/v1/transfers")}
+              ("post", "/v1/wallets/{wallet_id}/withdrawals"), ("post", "/v1/transfers"),
+              ("post", "/v1/wallets/{wallet_id}/holds"), ("post", "/v1/holds/{hold_id}/captures"),
+              ("post", "/v1/holds/{hold_id}/void"), ("post", "/v1/requests/{request_id}/refunds")}
 PAGED = {"/v1/me/logins", "/v1/wallets/{wallet_id}/transactions", "/v1/requests",
-         "/v1/notifications"}
+         "/v1/notifications", "/v1/holds"}
 
 
 @pytest.fixture(scope="module", params=["public", "ops"])
@@ -117,7 +119,8 @@ def test_every_operation_has_a_unique_snake_case_id_a_summary_and_a_tag(doc):
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", op_id) for op_id in ids)
     for _, _, op in operations(doc):
         assert op["summary"] and op["tags"][0] in {
-            "users", "auth", "wallets", "money", "requests", "notifications", "service", "ops"}
+            "users", "auth", "wallets", "money", "holds", "requests", "notifications",
+            "service", "ops"}
 
 
 def test_only_the_public_endpoints_need_no_token(public):

@@ -11,6 +11,7 @@ from typing import Any
 
 import settings
 from money import MAX_AMOUNT_CHARS, MINOR_UNITS
+from payments import details
 from web.cursor import MAC_BYTES
 
 Schema = dict[str, Any]
@@ -81,3 +82,19 @@ PAGE_CURSOR: Schema = {"type": "string", "pattern": f"^[A-Za-z0-9_-]{{{CURSOR_CH
                                     "list; any other (forged, truncated, another list's) is "
                                     "400 `invalid_cursor`."}
 WAIT: Schema = {"type": "integer", "minimum": 0, "maximum": settings.MAX_WAIT_S, "default": 0}
+DESCRIPTION_IN: Schema = {
+    "type": ["string", "null"], "maxLength": details.MAX_DESCRIPTION_CHARS,
+    "description": f"At most {details.MAX_DESCRIPTION_CHARS} characters; null or omitted: none."}
+METADATA_IN: Schema = {
+    "type": ["object", "null"], "maxProperties": details.MAX_METADATA_KEYS,
+    "propertyNames": {"pattern": f"^{details.METADATA_KEY.pattern}$"},
+    "additionalProperties": {"type": "string", "maxLength": details.MAX_METADATA_VALUE_CHARS},
+    "description": f"At most {details.MAX_METADATA_KEYS} keys of 1-40 of [A-Za-z0-9_.-], each "
+                   f"a string of at most {details.MAX_METADATA_VALUE_CHARS} characters; "
+                   "omitted, null and {} all mean none (and fingerprint alike)."}
+DETAILS_IN: dict[str, Schema] = {"description": DESCRIPTION_IN, "metadata": METADATA_IN}
+EXPIRES_IN: Schema = {
+    "type": "integer", "minimum": settings.HOLD_MIN_EXPIRY_S,
+    "maximum": settings.HOLD_MAX_EXPIRY_S, "default": settings.HOLD_DEFAULT_EXPIRY_S,
+    "description": "Seconds from the request's created_at until the service releases the hold "
+                   f"(default HOLD_DEFAULT_EXPIRY_S = {settings.HOLD_DEFAULT_EXPIRY_S})."}

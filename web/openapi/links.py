@@ -1,10 +1,11 @@
 """OpenAPI links of the public document: which value of one answer feeds which next call.
 
 They say how a client walks the API (sign up, log in, open a wallet, move money into, out
-of and between wallets, follow the request) and let a stateful tester (schemathesis) walk
-it the same way. Each link names its target by operationId; `parameters` fill the target's
-parameters by name, and `requestBody` fills fields of its body, from runtime expressions
-over the source's request and response (OpenAPI 3.1, Link Object).
+of and between wallets, hold it and capture or void the hold, refund, follow the request)
+and let a stateful tester (schemathesis) walk it the same way. Each link names its target
+by operationId; `parameters` fill the target's parameters by name, and `requestBody` fills
+fields of its body, from runtime expressions over the source's request and response
+(OpenAPI 3.1, Link Object).
 """
 from typing import Any
 
@@ -36,12 +37,25 @@ def of_wallet(source: str) -> dict[str, Link]:
                              body={"from_wallet_id": source}),
         "TransferTo": link("create_transfer", "Send money to it (from another wallet).",
                            body={"to_wallet_id": source}),
+        "PlaceHold": link("create_hold", "Hold money of it.", parameters=wallet),
+        "ListHolds": link("list_holds", "The holds on or for it.",
+                          parameters={"wallet_id": source}),
     }
 
 
 def follow_request() -> dict[str, Link]:
     return {"GetRequest": link("get_request", "Follow the request until it settles.",
                                parameters={"request_id": CREATED_ID})}
+
+
+def of_hold() -> dict[str, Link]:
+    """Links from a hold's request (its `hold_id`)."""
+    hold = {"hold_id": "$response.body#/hold_id"}
+    return {**follow_request(),
+            "GetHold": link("get_hold", "Read the hold.", parameters=hold),
+            "Capture": link("capture_hold", "Capture it (its recipient, or its payer when it "
+                            "has none).", parameters=hold),
+            "Void": link("void_hold", "Release it.", parameters=hold)}
 
 
 # operationId -> status -> the links of that answer.
@@ -53,7 +67,12 @@ LINKS: dict[str, dict[str, dict[str, Link]]] = {
         "delete_wallet", "Close it while it is empty.", parameters={"wallet_id": CREATED_ID})}},
     "create_deposit": {"202": follow_request()},
     "create_withdrawal": {"202": follow_request()},
-    "create_transfer": {"202": follow_request()},
+    "create_transfer": {"202": {**follow_request(), "Refund": link(
+        "refund_request", "Its recipient gives it back.", parameters={"request_id": CREATED_ID})}},
+    "create_hold": {"202": of_hold()},
+    "capture_hold": {"202": of_hold()},
+    "void_hold": {"202": follow_request()},
+    "refund_request": {"202": follow_request()},
     "get_request": {"200": of_wallet("$response.body#/wallet_id")},
 }
 

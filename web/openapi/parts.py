@@ -5,7 +5,7 @@ examples, and `assemble`, which puts a document together.
 from typing import Any
 
 from models import STATUSES
-from web.openapi.accepted import AMOUNT_IN, CURRENCY_IN, PAGE_CURSOR, PASSWORD
+from web.openapi.accepted import AMOUNT_IN, CURRENCY_IN, DETAILS_IN, PAGE_CURSOR, PASSWORD
 from web.problems import INTERNAL, PROBLEMS
 
 Schema = dict[str, Any]
@@ -53,9 +53,15 @@ MONEY: Schema = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$",
                  "description": "Major units with exactly the currency's decimals."}
 SIGNED_MONEY: Schema = {**MONEY, "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
                         "description": "Major units, negative when money leaves the wallet."}
-FAILURE_CODES = ["insufficient_funds", "wallet_not_found", "wallet_closed", "retries_exhausted"]
-NOTIFICATION_TYPES = ("wallet_created, deposit_succeeded, deposit_failed, withdrawal_succeeded, "
-                      "withdrawal_failed, transfer_succeeded, transfer_failed, transfer_received")
+FAILURE_CODES = ["insufficient_funds", "wallet_not_found", "wallet_closed", "retries_exhausted",
+                 "exceeds_hold", "hold_not_active", "refund_exceeds_original"]
+REQUEST_TYPES = ["deposit", "withdrawal", "transfer", "hold", "capture", "void", "refund"]
+NOTIFICATION_TYPES = ("wallet_created; {type}_succeeded and {type}_failed for every request "
+                      "type (to its maker); transfer_received, refund_received, hold_received "
+                      "(a hold placed for the caller's wallet), hold_captured and hold_voided "
+                      "(to a hold's payer), hold_expired (to both parties).")
+METADATA: Schema = {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "The request's metadata; {} when none."}
 
 SCHEMAS: dict[str, Schema] = {
     "User": obj({"id": ID, "email": {"type": "string", "format": "email"},
@@ -65,22 +71,33 @@ SCHEMAS: dict[str, Schema] = {
                   "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds."}}),
     "Login": obj({"id": ID, "ip_address": {"type": "string"}, "user_agent": {"type": "string"},
                   "success": {"type": "boolean"}, "created_at": TIME}),
-    "Wallet": obj({"id": ID, "currency": CURRENCY, "balance": MONEY,
+    "Wallet": obj({"id": ID, "currency": CURRENCY,
+                   "balance": {**MONEY, "description": "The ledger balance: the sum of the "
+                                                       "wallet's entries."},
+                   "held_balance": {**MONEY, "description": "What active holds still reserve."},
+                   "available_balance": {**MONEY, "description": "balance - held_balance: what "
+                                         "withdrawals, transfers, refunds and holds may use."},
                    "version": {"type": "integer", "minimum": 0}, "created_at": TIME,
                    "updated_at": TIME}),
     "Transaction": obj({
         "id": ID, "request_id": ID,
         "type": {"type": "string",
-                 "enum": ["deposit", "withdrawal", "transfer_out", "transfer_in"]},
+                 "enum": ["deposit", "withdrawal", "transfer_out", "transfer_in", "refund_out",
+                          "refund_in"]},
         "amount": {**SIGNED_MONEY, "description": "Signed and net of fees: a wallet's balance "
                                                   "is the sum of its entries' amounts."},
         "fee": MONEY, "balance_after": MONEY, "counterparty_wallet_id": nullable(ID),
         "created_at": TIME}, description="One ledger entry of a wallet."),
     "Request": obj({
-        "id": ID, "type": {"type": "string", "enum": ["deposit", "withdrawal", "transfer"]},
+        "id": ID, "type": {"type": "string", "enum": REQUEST_TYPES},
         "status": {"type": "string", "enum": list(STATUSES)},
         "currency": CURRENCY, "amount": MONEY, "fee": MONEY, "wallet_id": ID,
         "to_wallet_id": nullable(ID),
+        "hold_id": {**nullable(ID), "description": "The hold of a hold, capture or void."},
+        "refund_of": {**nullable(ID), "description": "The request a refund gives back."},
+        "refunded": {**nullable(MONEY), "description": "A transfer's, or a capture's with a "
+                     "recipient: the total refunded so far; null for the other types."},
+        "description": nullable({"type": "string"}), "metadata": METADATA,
         "failure_code": nullable({"type": "string", "enum": FAILURE_CODES}),
         "failure_detail": nullable({"type": "string"}), "created_at": TIME,
         "completed_at": nullable(TIME)}, description="An asynchronous money movement."),
@@ -111,10 +128,11 @@ SCHEMAS: dict[str, Schema] = {
                           "current_password": {"type": "string"}}, [], closed=True,
                          description="Changing the password needs the right current_password."),
     "WalletCreate": obj({"currency": CURRENCY_IN}, closed=True),
-    "AmountBody": obj({"amount": AMOUNT_IN}, closed=True),
+    "AmountBody": obj({"amount": AMOUNT_IN, **DETAILS_IN}, ["amount"], closed=True),
     "TransferCreate": obj({"from_wallet_id": {**ID, "description": "One of the caller's wallets."},
                            "to_wallet_id": {**ID, "description": "Any live wallet, same currency."},
-                           "amount": AMOUNT_IN}, closed=True),
+                           "amount": AMOUNT_IN, **DETAILS_IN},
+                          ["from_wallet_id", "to_wallet_id", "amount"], closed=True),
     "Health": obj({"status": {"type": "string", "enum": ["ok"]}}),
     "Readiness": obj({name: {"type": "string", "enum": ["ok", "error"]}
                       for name in ("database", "redis", "broker")}),
@@ -124,11 +142,13 @@ SCHEMAS: dict[str, Schema] = {
 T0, T1 = "2024-05-01T12:00:00.000000Z", "2024-05-01T12:00:01.250000Z"
 USER = {"id": 7, "email": "ada@example.com", "username": "ada", "created_at": T0,
         "updated_at": T0}
-WALLET = {"id": 12, "currency": "USD", "balance": "99.50", "version": 1, "created_at": T0,
-          "updated_at": T1}
+WALLET = {"id": 12, "currency": "USD", "balance": "99.50", "held_balance": "0.00",
+          "available_balance": "99.50", "version": 1, "created_at": T0, "updated_at": T1}
 REQUEST = {"id": 345, "type": "deposit", "status": "pending", "currency": "USD",
            "amount": "100.00", "fee": "0.50", "wallet_id": 12, "to_wallet_id": None,
-           "failure_code": None, "failure_detail": None, "created_at": T0, "completed_at": None}
+           "hold_id": None, "refund_of": None, "refunded": None, "description": None,
+           "metadata": {}, "failure_code": None, "failure_detail": None, "created_at": T0,
+           "completed_at": None}
 DONE = {**REQUEST, "status": "succeeded", "completed_at": T1}
 TRANSACTION = {"id": 901, "request_id": 345, "type": "deposit", "amount": "99.50",
                "fee": "0.50", "balance_after": "99.50", "counterparty_wallet_id": None,
@@ -143,7 +163,9 @@ FIELD_ERRORS = {"invalid_amount": ("amount", "USD allows at most 2 decimal place
                 "unknown_field": ("colour", "unknown field"),
                 "validation_error": ("username", "must be 3 to 32 of A-Z a-z 0-9 _ . -"),
                 "same_wallet": ("to_wallet_id", "must differ from from_wallet_id"),
-                "currency_mismatch": ("to_wallet_id", "currency differs")}
+                "currency_mismatch": ("to_wallet_id", "currency differs"),
+                "exceeds_hold": ("amount", "exceeds what the hold still reserves"),
+                "refund_exceeds_original": ("amount", "exceeds what is left to refund")}
 CURSOR = "AAAAAAAAA4WfOsHSfksI9abD4dA"  # after entry 901, with its MAC
 
 
@@ -283,7 +305,7 @@ def operation(op_id: str, summary: str, tag: str, ok: dict[str, Schema], *,
 
 
 def assemble(*, title: str, description: str, paths_: dict, tags: dict[str, str],
-             schemes: dict, headers: dict | None = None) -> dict:
+             schemes: dict, headers: dict | None = None, schemas: dict | None = None) -> dict:
     """An OpenAPI 3.1 document over `paths_` with the shared components."""
     return {
         "openapi": "3.1.0",
@@ -292,7 +314,7 @@ def assemble(*, title: str, description: str, paths_: dict, tags: dict[str, str]
         "tags": [{"name": n, "description": d} for n, d in tags.items()],
         "security": [{name: []} for name in schemes][:1],
         "paths": paths_,
-        "components": {"securitySchemes": schemes, "schemas": SCHEMAS,
+        "components": {"securitySchemes": schemes, "schemas": {**SCHEMAS, **(schemas or {})},
                        "headers": {**HEADERS, **(headers or {})}, "parameters": PARAMETERS,
                        "responses": RESPONSES},
     }

@@ -5,6 +5,7 @@ examples, helpers) are in `parts`. It is mostly data, built once per process. Th
 page has a document of its own, for operators only (see `ops`).
 """
 from models import STATUSES
+from web.openapi import two_phase
 from web.openapi.accepted import WAIT
 from web.openapi.links import with_links
 from web.openapi.parts import (
@@ -154,7 +155,7 @@ def paths() -> dict[str, Schema]:
             description="The sender's wallet must be the caller's; the recipient's may be "
                         "anyone's live wallet in the same currency.")},
         "/v1/requests/{request_id}": {"get": operation(
-            "get_request", "One of the caller's requests", "requests",
+            "get_request", "One of the caller's requests, or one it received", "requests",
             {"200": success("The request. A poll that asked to wait but found no place to "
                             "wait (too many polls at once) answers at once with the request "
                             "as it stands and `Retry-After`.", ref("Request"), DONE,
@@ -215,8 +216,11 @@ def paths() -> dict[str, Schema]:
 
 
 TAGS = {"users": "Sign-up and the caller's profile", "auth": "Access tokens and sessions",
-        "wallets": "Wallets and their ledgers", "money": "Deposits, withdrawals, transfers",
-        "requests": "Money movement requests", "notifications": "The caller's notifications",
+        "wallets": "Wallets and their ledgers, balances held and available",
+        "money": "Deposits, withdrawals, transfers",
+        "holds": "Two-phase money: hold, capture, void; expiry by the service",
+        "requests": "Money movement requests, and their refunds",
+        "notifications": "The caller's notifications",
         "service": "Health, readiness, documentation and metrics"}
 
 
@@ -224,7 +228,8 @@ def build() -> dict:
     """Assemble the public document (fresh every call); the ops page has its own, for
     operators only (see web/openapi/ops.py)."""
     return assemble(title="Wallet service API", description=DESCRIPTION,
-                    paths_=with_links(paths()), tags=TAGS, schemes={"bearerAuth": {
+                    paths_=with_links({**paths(), **two_phase.paths()}), tags=TAGS,
+                    schemas=two_phase.SCHEMAS, schemes={"bearerAuth": {
                         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                         "description": "An HS256 JWT from POST /v1/auth/token."}})
 
