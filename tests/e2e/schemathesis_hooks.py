@@ -23,10 +23,12 @@ Two things a fuzzer does that a client never would, and that JSON Schema cannot 
   invalid_cursor      a cursor of the documented form that the list never issued
   invalid_amount      more decimals than the wallet's currency has (the schema allows the
                       most any currency has: 4)
-  currency_mismatch   the two wallets of a transfer hold different currencies
-  same_wallet         a transfer from a wallet to itself
-  validation_error    an id sent as a whole float (`7.0`): JSON Schema counts it an
-                      integer; the contract wants JSON integers written as such
+  currency_mismatch   the two wallets of a transfer or hold hold different currencies
+  same_wallet         a transfer from a wallet to itself, or a hold for its own wallet
+  validation_error    an id or `expires_in_s` sent as a whole float (`7.0`): JSON Schema
+                      counts it an integer; the contract wants JSON integers written as such
+  exceeds_hold        a capture of more than the hold still reserves (its captures so far)
+  refund_exceeds_original  a refund of more than is left of the original (its refunds so far)
 
 Every forgiven refusal is written, one JSON line each, to the file SCHEMATHESIS_FORGIVEN
 names, so the test can print what it forgave.
@@ -47,14 +49,14 @@ STORED: dict[str, str] = {}
 # The emails and ("@" + username)s this process signed up, in lower case.
 TAKEN: set[str] = set()
 DECIMALS = re.compile(r"[A-Z]{3} allows at most [0-9] decimal places")
-ID_FIELDS = ("from_wallet_id", "to_wallet_id")
+INTEGER_FIELDS = ("from_wallet_id", "to_wallet_id", "expires_in_s")
 
 
 def whole_floats(body: object) -> set[str]:
-    """The id fields of a body sent as floats with no fraction (7.0)."""
+    """The integer fields of a body sent as floats with no fraction (7.0)."""
     if not isinstance(body, dict):
         return set()
-    return {name for name in ID_FIELDS
+    return {name for name in INTEGER_FIELDS
             if isinstance(body.get(name), float) and body[name].is_integer()}
 
 
@@ -62,14 +64,16 @@ def state_dependent(case, problem: dict) -> bool:
     """Whether the refusal is one of those the module docstring lists, for this request."""
     code, body = problem.get("code"), case.body
     fields = {error.get("field") for error in problem.get("errors") or []}
-    if code == "currency_mismatch":
+    if code in ("currency_mismatch", "exceeds_hold", "refund_exceeds_original"):
         return True
     if code == "invalid_cursor":
         return "cursor" in (case.query or {})
     if code == "invalid_amount":
         return bool(DECIMALS.fullmatch(problem.get("detail", "")))
     if code == "same_wallet":
-        return isinstance(body, dict) and body.get("from_wallet_id") == body.get("to_wallet_id")
+        source = body.get("from_wallet_id") if isinstance(body, dict) and \
+            "from_wallet_id" in body else (case.path_parameters or {}).get("wallet_id")
+        return isinstance(body, dict) and source == body.get("to_wallet_id")
     if code == "validation_error":
         return bool(fields) and fields <= whole_floats(body)
     return False

@@ -243,7 +243,8 @@ def test_a_transfer_to_a_closed_system_or_missing_wallet_is_not_found(scene, tar
     assert footprint(victim, attacker) == before
 
 
-def test_a_transfer_to_another_users_live_wallet_is_allowed_but_stays_the_senders(client, other):
+def test_a_transfer_to_another_users_live_wallet_is_allowed_but_stays_the_senders(client, other,
+                                                                                 stack):
     # Given a sender with money and a recipient's live wallet (the contract allows this)
     mine = client.open_wallet("USD")
     assert client.settled(client.deposit(mine["id"], "10.00")["id"])["status"] == "succeeded"
@@ -254,10 +255,14 @@ def test_a_transfer_to_another_users_live_wallet_is_allowed_but_stays_the_sender
     assert client.settled(request["id"])["status"] == "succeeded"
     assert other.wallet(theirs["id"])["balance"] == "4.00"
     assert client.wallet(mine["id"])["balance"] == "5.95"
-    # And the request is the sender's alone: the recipient cannot read it
-    assert is_problem(other.call("GET", f"/v1/requests/{request['id']}"), 404,
-                      "request_not_found")
+    # And the request is the sender's: the recipient may read it (version 1.1: its id
+    # reaches it in the notification, and it may refund it), but it is not in the
+    # recipient's list of its own requests, and nobody else may read it
+    assert other.call("GET", f"/v1/requests/{request['id']}").json()["id"] == request["id"]
     assert request["id"] not in {r["id"] for r in api_view(other)["requests"]}
+    stranger = Client(stack).sign_up()
+    assert is_problem(stranger.call("GET", f"/v1/requests/{request['id']}"), 404,
+                      "request_not_found")
     # And knowing the recipient's wallet id gives the sender no other power over it
     for method, path in (("GET", f"/v1/wallets/{theirs['id']}"),
                          ("GET", f"/v1/wallets/{theirs['id']}/transactions")):

@@ -128,7 +128,8 @@ def test_the_business_gauges_show_requests_by_status_and_dead_letters_per_queue(
     # And each actor queue's dead letters are counted, this one's included
     dead = {dict(labels)["queue"]: v for (name, labels), v in samples.items()
             if name == "wallet_dead_lettered_messages"}
-    assert dead == {"deposits": 0, "maintenance": 0, "transfers": 1, "withdrawals": 0}
+    assert dead == {"deposits": 0, "holds": 0, "maintenance": 0, "refunds": 0, "transfers": 1,
+                    "withdrawals": 0}
     assert value(samples, "wallet_metrics_collector_errors_total", source="broker") == 0
     assert value(samples, "wallet_metrics_collector_errors_total", source="database") == 0
 

@@ -4,6 +4,7 @@ A web process of its own, with small limits, behind a "proxy": it trusts 127.0.0
 tests) as a proxy, so each test plays clients at other addresses through X-Forwarded-For.
 Every test uses addresses of its own, so their counters never meet.
 """
+import ipaddress
 import itertools
 import uuid
 
@@ -21,8 +22,9 @@ _addresses = itertools.count(1)
 
 
 def address() -> str:
-    """An address no other test uses (2001:db8::/32 is for documentation)."""
-    return f"2001:db8:{uuid.uuid4().hex[:4]}::{next(_addresses):x}"
+    """An address no other test uses (2001:db8::/32 is for documentation), written as the
+    service writes it (a group like `0a3f` becomes `a3f`, or lookups by it would miss)."""
+    return str(ipaddress.ip_address(f"2001:db8:{uuid.uuid4().hex[:4]}::{next(_addresses):x}"))
 
 
 @pytest.fixture(scope="module")

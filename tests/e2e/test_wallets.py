@@ -6,7 +6,8 @@ import requests
 
 from tests.helpers import Client, is_problem, unique
 
-WALLET_FIELDS = {"id", "currency", "balance", "version", "created_at", "updated_at"}
+WALLET_FIELDS = {"id", "currency", "balance", "held_balance", "available_balance", "version",
+                 "created_at", "updated_at"}
 THREADS = 20
 
 
@@ -43,6 +44,7 @@ def test_a_new_wallet_is_empty_in_its_currencys_decimals(client, currency, balan
     body = res.json()
     assert set(body) == WALLET_FIELDS
     assert body["currency"] == currency and body["balance"] == balance and body["version"] == 0
+    assert body["held_balance"] == body["available_balance"] == balance
     assert res.headers["Location"] == f"/v1/wallets/{body['id']}"
     assert "Idempotent-Replayed" not in res.headers
     # And reading it back gives the same wallet
