@@ -30,6 +30,14 @@ Glossary (one name per thing, everywhere but the public API):
   idempotency key what a client sends to make a call safe to repeat; reserved once per
                   user, whatever it made (`idempotency_keys`).
   notification    what a user is told about its wallets and requests.
+  event           one change as one user sees it (`wallet.created`, `request.succeeded`,
+                  `hold.captured`...), written in the change's own transaction with the
+                  resource as it stood after it (`events`): the outbox of webhooks and the
+                  `GET /v1/events` feed.
+  webhook         an endpoint (URL) a user registered to be sent its events, signed with
+                  the webhook's secret (`webhooks`).
+  job             one event to deliver to one webhook, until a 2xx or three days of
+                  retries (`webhook_jobs`); each try is a delivery (`webhook_deliveries`).
   settle          carry out a pending request: its entries, balances, outcome and
                   notifications, in one transaction.
 """
@@ -263,6 +271,7 @@ class IdempotencyKey(BaseModel):
     request = ForeignKeyField(TransactionRequest, null=True, column_name="request_id",
                               backref="+")
     wallet = ForeignKeyField(Wallet, null=True, column_name="wallet_id", backref="+")
+    webhook_id = BigIntegerField(null=True)
     created_at = Timestamp(default=utcnow)
     user_id: int
     request_id: int | None
@@ -288,6 +297,76 @@ class Notification(BaseModel):
 
     class Meta:
         table_name = "notifications"
+
+
+class Event(BaseModel):
+    """One change as one user sees it; `data` is the resource after the change."""
+
+    id = BigAutoField()
+    user_id = BigIntegerField()
+    type = CharField(max_length=32)
+    data = JSONField()
+    # Whether its webhook jobs were made yet (webhooks/dispatch.py).
+    dispatched = BooleanField(default=False)
+    created_at = Timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "events"
+
+
+class Webhook(BaseModel):
+    id = BigAutoField()
+    user_id = BigIntegerField()
+    url = CharField(max_length=2048)
+    events = JSONField()
+    description = CharField(max_length=255, null=True)
+    # `whsec_` + base64 of random bytes: shown once, at creation; signs every delivery.
+    secret = CharField(max_length=64)
+    created_at = Timestamp(default=utcnow)
+    deleted_at = Timestamp(null=True)
+
+    class Meta:
+        table_name = "webhooks"
+
+
+class WebhookJob(BaseModel):
+    """One event to deliver to one webhook: pending, succeeded, failed or cancelled."""
+
+    id = BigAutoField()
+    webhook_id = BigIntegerField()
+    event_id = BigIntegerField()
+    status = CharField(max_length=16, default=PENDING)
+    attempts = IntegerField(default=0)
+    next_attempt_at = Timestamp(null=True)
+    # A worker sending it holds it until then; a crashed one's claim lapses.
+    claimed_until = Timestamp(null=True)
+    # When its message was last handed to the broker (the sweeper's backoff).
+    sent_at = Timestamp(null=True)
+    created_at = Timestamp(default=utcnow)
+    updated_at = Timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "webhook_jobs"
+
+
+class WebhookDelivery(BaseModel):
+    """One attempt to deliver an event to a webhook."""
+
+    id = BigAutoField()
+    webhook_id = BigIntegerField()
+    job_id = BigIntegerField()
+    event_id = BigIntegerField()
+    event_type = CharField(max_length=32)
+    attempt = IntegerField()
+    status = CharField(max_length=16)
+    response_status = IntegerField(null=True)
+    error = CharField(max_length=255, null=True)
+    duration_ms = IntegerField()
+    next_attempt_at = Timestamp(null=True)
+    created_at = Timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "webhook_deliveries"
 
 
 class LoginLog(BaseModel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from accounts import notifications
+from accounts import events, notifications, resources
 from errors import WalletExists, WalletNotFound
 from infra import idempotency, wallet_cache
 from models import User, Wallet, db, utcnow
@@ -51,6 +51,8 @@ def create_wallet(user: User, *, currency: object, key: str) -> tuple[Wallet, bo
             wallet = Wallet.create(user=user, currency=currency, created_at=now, updated_at=now)
             idempotency.reserve_for_wallet(user.id, key, fingerprint, wallet.id)
             notifications.wallet_opened(user_id=user.id, wallet_id=wallet.id, currency=currency)
+            events.record(user.id, events.WALLET_CREATED,
+                          resources.wallet(wallet_cache.state_of(wallet)))
     except peewee.IntegrityError:
         # Either a concurrent call with the same key won (replay it, or refuse it if it was
         # another endpoint's), or another key already opened this currency (one live wallet

@@ -23,7 +23,7 @@ from bench.db import connect, scalar
 from bench.seed import Population
 from ledger import posting
 from locking import WalletState, batch
-from payments import requests, settle
+from payments import outcomes, requests, settle
 
 # The transfers have no fee, so no entry ever names a system account.
 NO_SYSTEM_ACCOUNTS = {CURRENCY: posting.SystemAccounts(external=0, fees=0)}
@@ -92,8 +92,9 @@ def settle_one(conn: pymysql.connections.Connection, request_id: int, *,
         [outcome] = result.outcomes
         if not outcome.succeeded:
             raise RuntimeError(f"ceiling: request {request_id} failed: {outcome.failure}")
-        sql, params = batch.compound(tuple(settle.writes(result, world, states, now=now)),
-                                     own_transaction=True)
+        facts = {read.facts[0].id: read.facts[0]}
+        statements = outcomes.writes(result, world, states, facts=facts, hold_rows={}, now=now)
+        sql, params = batch.compound(tuple(statements), own_transaction=True)
         try:
             cur.execute(sql, params)
         except pymysql.err.OperationalError as exc:

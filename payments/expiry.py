@@ -19,7 +19,8 @@ from locking import WalletState, read_wallets
 from locking.batch import run
 from models import db, utcnow
 from payments import holds
-from payments.settle import accounts_of, cached, writes
+from payments.outcomes import cached, writes
+from payments.settle import accounts_of
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def _decide_and_write(hold_ids: list[int], *, own_transaction: bool) -> tuple[in
     result = posting.post(orders, world)
     if not result.holds:
         return 0, []  # all of them captured, voided or expired meanwhile
-    run(*writes(result, world, states, now=now), own_transaction=own_transaction)
+    run(*writes(result, world, states, facts={}, hold_rows={row[0]: row for row in hold_rows},
+                now=now), own_transaction=own_transaction)
     return len(result.holds), cached(states, result, world, now)
 
 

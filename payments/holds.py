@@ -7,7 +7,11 @@ up; the API reads them, one or a page, for either party.
 """
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from types import SimpleNamespace
 
+import orjson
+
+from accounts import resources
 from errors import RowChanged
 from ledger.posting import ACTIVE, Hold
 from locking.batch import Statement
@@ -25,10 +29,15 @@ UPDATE_SQL = ("UPDATE holds SET status = CASE id {status} END, "
 # Served by the (status, expires_at) index.
 DUE_SQL = ("SELECT id FROM holds WHERE status = 'active' AND expires_at <= %s "
            "ORDER BY expires_at LIMIT %s")
+# A hold as a settlement reads it: what the rules need (as_rule_sees), then what the Hold
+# shows besides (an event carries it).
+HOLD_COLUMNS = ("h.id, h.user_id, h.wallet_id, h.to_wallet_id, h.currency, h.amount, "
+                "h.captured, h.status, h.to_user_id, h.expires_at, h.request_id, "
+                "h.created_at, h.description, h.metadata")
+HOLD_COLUMN_COUNT = 14
 # The expiry's read: the holds and the wallets they name, in WalletState's order.
 READ_FOR_EXPIRY_SQL = (
-    "SELECT h.id, h.user_id, h.wallet_id, h.to_wallet_id, h.currency, h.amount, h.captured, "
-    "h.status, h.to_user_id, h.expires_at, h.request_id, "
+    f"SELECT {HOLD_COLUMNS}, "
     "w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, w.created_at, w.held "
     "FROM holds h JOIN wallets w ON w.id = h.wallet_id OR w.id = h.to_wallet_id "
     "WHERE h.id IN ({ids})")
@@ -49,6 +58,18 @@ def attach_request() -> Statement:
     """Name the request just inserted (LAST_INSERT_ID()) on the hold inserted before it."""
     return Statement(f"UPDATE holds SET request_id = LAST_INSERT_ID() WHERE id = {NEW_HOLD_ID}",
                      rows=1, mismatch=lambda: RowChanged("The new hold"))
+
+
+def shown(row: tuple, after: Hold, *, now: datetime) -> dict:
+    """The Hold as an event shows it: `row` as read (HOLD_COLUMNS), changed to `after`."""
+    extras = dict(zip(("expires_at", "request_id", "created_at", "description", "metadata"),
+                      row[9:HOLD_COLUMN_COUNT], strict=True))
+    if isinstance(extras["metadata"], str):
+        extras["metadata"] = orjson.loads(extras["metadata"])
+    return resources.hold(SimpleNamespace(
+        id=after.id, wallet_id=after.wallet_id, to_wallet_id=after.to_wallet_id,
+        currency=after.currency, amount=after.amount, captured=after.captured,
+        status=after.status, updated_at=now, **extras))
 
 
 def as_rule_sees(row: tuple, *, now: datetime) -> Hold:
@@ -85,8 +106,8 @@ def for_expiry(hold_ids: list[int]) -> tuple[list[tuple], list[tuple]]:
     """The rows of these holds and of the wallets they name (each once)."""
     rows = db.execute_sql(READ_FOR_EXPIRY_SQL.format(ids=", ".join(["%s"] * len(hold_ids))),
                           tuple(hold_ids)).fetchall()
-    holds = {row[0]: row[:11] for row in rows}
-    wallets = {row[11]: row[11:] for row in rows}
+    holds = {row[0]: row[:HOLD_COLUMN_COUNT] for row in rows}
+    wallets = {row[HOLD_COLUMN_COUNT]: row[HOLD_COLUMN_COUNT:] for row in rows}
     return list(holds.values()), list(wallets.values())
 
 

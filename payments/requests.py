@@ -25,6 +25,7 @@ from models import (
     newest_first,
     utcnow,
 )
+from payments.holds import HOLD_COLUMN_COUNT, HOLD_COLUMNS
 
 INSERT_SQL = (
     "INSERT INTO transaction_requests (user_id, type, status, currency, amount, fee, "
@@ -36,16 +37,17 @@ INSERT_SQL = (
 # changes are what make a settlement attempt safe.
 READ_FOR_SETTLEMENT_SQL = (
     "SELECT r.id, r.user_id, r.type, r.status, r.currency, r.amount, r.fee, r.wallet_id, "
-    "r.to_wallet_id, r.hold_id, r.refund_of, r.capture_final, "
+    "r.to_wallet_id, r.hold_id, r.refund_of, r.capture_final, r.created_at, r.description, "
+    "r.metadata, r.refunded, "
     "w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, w.created_at, w.held, "
-    "h.id, h.user_id, h.wallet_id, h.to_wallet_id, h.currency, h.amount, h.captured, "
-    "h.status, h.to_user_id, h.expires_at, h.request_id, "
-    "o.id, o.amount - o.fee, o.refunded "
+    f"{HOLD_COLUMNS}, o.id, o.amount - o.fee, o.refunded "
     "FROM transaction_requests r "
     "LEFT JOIN wallets w ON w.id = r.wallet_id OR w.id = r.to_wallet_id "
     "LEFT JOIN holds h ON h.id = r.hold_id "
     "LEFT JOIN transaction_requests o ON o.id = r.refund_of WHERE r.id IN ({ids})")
-FACTS, WALLET, HOLD, ORIGINAL = slice(0, 12), slice(12, 20), slice(20, 31), slice(31, 34)
+FACTS, WALLET = slice(0, 16), slice(16, 24)
+HOLD = slice(24, 24 + HOLD_COLUMN_COUNT)
+ORIGINAL = slice(HOLD.stop, HOLD.stop + 3)
 # A refund's original: its total refunded grows only from what the attempt read.
 REFUNDED_SQL = ("UPDATE transaction_requests SET refunded = CASE id {refunded} END "
                 "WHERE {where}")
@@ -79,6 +81,12 @@ class Facts:
     hold_id: int | None = None
     refund_of: int | None = None
     capture_final: bool = False
+    # What else the Request shows (its events carry it): when, what for, and for a transfer
+    # or capture, how much of it was refunded so far.
+    created_at: datetime | None = None
+    description: str | None = None
+    metadata: str | None = None  # JSON text
+    refunded: int = 0
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,15 @@ from dataclasses import replace
 from datetime import datetime
 
 import settings
-from accounts import notifications
+from accounts import events, notifications
 from errors import AlreadySettled, RetriesExhausted, RowChanged, VersionConflict
 from infra import settled
 from ledger import posting, system
-from ledger.entries import entries_insert
-from locking import WalletState, balance_update, read_wallets
-from locking.batch import Statement, run
+from locking import WalletState, read_wallets
+from locking.batch import run
 from models import PENDING, db, utcnow
 from payments import holds, requests
+from payments.outcomes import cached, request_after, writes
 from payments.requests import Facts, SettlementRead
 
 log = logging.getLogger(__name__)
@@ -55,42 +55,6 @@ def world_of(read: SettlementRead, states: dict[int, WalletState], *,
         originals={row[0]: posting.Original(*row) for row in read.originals})
 
 
-def writes(result: posting.Posting, world: posting.World, states: dict[int, WalletState], *,
-           now: datetime) -> list[Statement]:
-    """Everything a batch's outcomes write: one version-checked update of the wallets with
-    their net balance and held changes, the entries of those that succeeded, the guarded
-    changes of requests, holds and refunded totals, and the notifications."""
-    out = []
-    deltas, held = result.deltas(world.accounts), result.held_deltas(world.accounts)
-    if deltas or held:
-        out.append(balance_update(states, deltas, held=held, now=now))
-    entries = [(o.order.id, o.entries) for o in result.outcomes if o.entries]
-    if entries:
-        out.append(entries_insert(entries, now=now))
-    if any(o.order.type != posting.EXPIRE for o in result.outcomes):
-        out.append(requests.finish(result.outcomes, now=now))
-    if result.holds:
-        out.append(holds.update(world.holds, result.holds, now=now))
-    if result.refunded:
-        out.append(requests.refunded_update(
-            {i: world.originals[i].refunded for i in result.refunded}, result.refunded))
-    notes = [note for o in result.outcomes for note in notifications.for_outcome(o)]
-    if notes:
-        out.append(notifications.insert(notes, now=now))
-    return out
-
-
-def cached(states: dict[int, WalletState], result: posting.Posting, world: posting.World,
-           now: datetime) -> list[dict]:
-    """The changed wallets' new states, for the versioned cache (one version bump each)."""
-    changed = set(result.deltas(world.accounts)) | set(result.held_deltas(world.accounts))
-    return [{"id": wid, "user_id": states[wid].user_id, "currency": states[wid].currency,
-             "balance": result.balances.get(wid, states[wid].balance),
-             "held": result.held.get(wid, states[wid].held),
-             "version": states[wid].version + 1, "created_at": states[wid].created_at,
-             "updated_at": now, "deleted": False} for wid in sorted(changed)]
-
-
 def _decide_and_write(read: SettlementRead, *, own_transaction: bool,
                       ) -> tuple[posting.Posting, list[dict], list[int]]:
     pending = [f for f in read.facts if f.status == PENDING]
@@ -100,7 +64,9 @@ def _decide_and_write(read: SettlementRead, *, own_transaction: bool,
     states = {row[0]: WalletState(*row) for row in read.wallets}
     world = world_of(read, states, now=now)
     result = posting.post([order_of(f) for f in pending], world)
-    run(*writes(result, world, states, now=now), own_transaction=own_transaction)
+    run(*writes(result, world, states, facts={f.id: f for f in pending},
+                hold_rows={row[0]: row for row in read.holds}, now=now),
+        own_transaction=own_transaction)
     return result, cached(states, result, world, now), [f.id for f in pending]
 
 
@@ -171,7 +137,8 @@ def settle(request_id: int) -> str:
 
 
 def give_up(request_id: int, *, detail: str) -> bool:
-    """Mark a still-pending request failed with `retries_exhausted`; nothing else is written.
+    """Mark a still-pending request failed with `retries_exhausted` (and its hold, if it
+    places one), telling its maker; no money moves.
 
     Returns:
       Whether this call marked it (False when it had settled meanwhile).
@@ -186,10 +153,13 @@ def give_up(request_id: int, *, detail: str) -> bool:
     failed = {i: replace(hold, status=posting.FAILED) for i, hold in given_up.items()}
     outcome = posting.Outcome(order_of(read.facts[0]), failure=RetriesExhausted(detail[:255]),
                               hold=next(iter(failed.values()), None))
+    told = events.NewEvent(read.facts[0].user_id, events.REQUEST_FAILED,
+                           request_after(read.facts[0], outcome, now=now))
     try:
         run(requests.finish([outcome], now=now),
             *([holds.update(given_up, failed, now=now)] if failed else []),
-            notifications.insert(notifications.for_outcome(outcome), now=now))
+            notifications.insert(notifications.for_outcome(outcome), now=now),
+            events.insert([told], now=now))
     except (AlreadySettled, RowChanged):
         return False
     settled.announce([request_id], [])

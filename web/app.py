@@ -9,10 +9,19 @@ from errors import MethodNotAllowed, NotFound
 from web import gauges, metrics, polls
 from web.http import KnownQueryOnly, RequestIdMiddleware, problem_response, problems_plugin
 from web.ops import routes as ops
-from web.routes import holds, money, notifications, requests, service, users, wallets
+from web.routes import (
+    events,
+    holds,
+    money,
+    notifications,
+    requests,
+    service,
+    users,
+    wallets,
+)
 
 TABLES = [users.routes, wallets.routes, money.routes, holds.routes, requests.routes,
-          notifications.routes, service.routes, ops.routes]
+          notifications.routes, events.routes, service.routes, ops.routes]
 
 
 def build() -> RequestIdMiddleware:

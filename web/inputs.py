@@ -120,6 +120,24 @@ def query_int(name: str, *, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def query_id(name: str, *, default: int) -> int:
+    """A query parameter that is an id or 0 (`?after=` of the events feed): 0 to 2^63 - 1."""
+    raw = bottle.request.query.get(name)
+    if raw is None:
+        return default
+    if not PATH_ID.fullmatch(raw):
+        raise field_error(name, "must be an integer from 0 to 999999999999999999")
+    return int(raw)
+
+
+def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
+    """A query parameter that must be one of `choices`, or None when absent."""
+    raw = bottle.request.query.get(name)
+    if raw is not None and raw not in choices:
+        raise field_error(name, "must be one of " + ", ".join(choices))
+    return raw
+
+
 def _trusted(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address)

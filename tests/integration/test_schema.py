@@ -29,7 +29,8 @@ from models import (
 from tests.helpers import ROOT, free_port, process_env, unique
 
 TABLES = {"users", "wallets", "transaction_requests", "transactions", "idempotency_keys",
-          "notifications", "login_logs", "audit_runs", "ops_sessions", "holds"}
+          "notifications", "login_logs", "audit_runs", "ops_sessions", "holds", "events",
+          "webhooks", "webhook_jobs", "webhook_deliveries"}
 SERVER_PARAMS = database_params(settings.DATABASE_URL)[1]
 
 

@@ -33,7 +33,7 @@ from models import (
     db,
     utcnow,
 )
-from payments import door, settle
+from payments import door, outcomes, settle
 from payments import sweep as sweeper
 from tests.helpers import broker_url, free_port, scratch_name, unique
 
@@ -475,7 +475,7 @@ def test_a_forced_version_conflict_is_retried_and_the_request_succeeds_once(monk
     wallet = new_wallet()
     request = deposit(wallet, "100.00")
     version_before = reloaded(wallet).version
-    real_update = settle.balance_update
+    real_update = outcomes.balance_update
     calls: list[int] = []
 
     def update_after_a_concurrent_write(states, deltas, **kwargs):
@@ -484,7 +484,7 @@ def test_a_forced_version_conflict_is_retried_and_the_request_succeeds_once(monk
             bump_version(wallet.id)
         return real_update(states, deltas, **kwargs)
 
-    monkeypatch.setattr(settle, "balance_update", update_after_a_concurrent_write)
+    monkeypatch.setattr(outcomes, "balance_update", update_after_a_concurrent_write)
 
     # When it is settled
     outcome = settle.settle(request.id)
@@ -506,12 +506,12 @@ def test_after_repeated_conflicts_settle_takes_the_wallets_with_select_for_updat
     request = transfer(sender, recipient, "10.00")
     tries = settings.OPTIMISTIC_TRIES
     assert tries >= 1
-    real_read, real_update = settle.read_wallets, settle.balance_update
-    reads: list[bool] = []
+    real_read, real_update = settle.read_wallets, outcomes.balance_update
+    reads: list[tuple[bool, list[int]]] = []
     updates: list[int] = []
 
     def spy_read(ids, *, for_update=False):
-        reads.append(for_update)
+        reads.append((for_update, sorted(ids)))
         return real_read(ids, for_update=for_update)
 
     def update_after_a_concurrent_write(states, deltas, **kwargs):
@@ -521,13 +521,15 @@ def test_after_repeated_conflicts_settle_takes_the_wallets_with_select_for_updat
         return real_update(states, deltas, **kwargs)
 
     monkeypatch.setattr(settle, "read_wallets", spy_read)
-    monkeypatch.setattr(settle, "balance_update", update_after_a_concurrent_write)
+    monkeypatch.setattr(outcomes, "balance_update", update_after_a_concurrent_write)
 
     # When it is settled
     outcome = settle.settle(request.id)
 
-    # Then after OPTIMISTIC_TRIES conflicts the last attempt locked the rows and succeeded
-    assert len(updates) == tries + 1 and reads == [True]
+    # Then after OPTIMISTIC_TRIES conflicts the last attempt locked both wallets' rows and
+    # succeeded
+    assert len(updates) == tries + 1
+    assert reads == [(True, sorted([sender.id, recipient.id]))]
     assert outcome == settle.SUCCEEDED
     assert (balance(sender), balance(recipient)) == (8_950, 1_000)
     assert len(entries(request)) == 2
@@ -544,7 +546,7 @@ def test_a_conflict_on_every_attempt_raises_and_leaves_the_request_pending_and_u
         attempts.append(1)
         raise VersionConflict(next(iter(deltas)))
 
-    monkeypatch.setattr(settle, "balance_update", always_conflict)
+    monkeypatch.setattr(outcomes, "balance_update", always_conflict)
 
     # When it is settled
     with pytest.raises(VersionConflict):
