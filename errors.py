@@ -142,6 +142,19 @@ class NotRefundable(WalletError):
     recipient, or nothing of it is left to refund)."""
 
 
+class WebhookNotFound(WalletError):
+    """Raised when a webhook does not exist, was deleted, or is not the caller's."""
+
+
+class InvalidWebhookUrl(ValidationError):
+    """Raised when a webhook URL is malformed, too long, carries credentials or points at
+    an address the service may not call."""
+
+
+class TooManyWebhooks(WalletError):
+    """Raised when a user already has MAX_WEBHOOKS_PER_USER webhooks."""
+
+
 class NotificationNotFound(WalletError):
     """Raised when a notification does not exist or is not the caller's."""
 

@@ -134,6 +134,20 @@ HOLD_MIN_EXPIRY_S = 60
 HOLD_MAX_EXPIRY_S = 30 * 24 * 3600
 HOLD_EXPIRY_SWEEP_S = _int("HOLD_EXPIRY_SWEEP_S", 30)
 
+# Webhooks: how long a receiver has to answer 2xx, the first retry's delay (each later one
+# doubles, up to WEBHOOK_MAX_RETRY_GAP_S, with +-20 % jitter), how long retries go on, how
+# many endpoints a user may register, and whether private addresses may be called (only
+# for an internal deployment; development and test may always).
+WEBHOOK_TIMEOUT_S = _int("WEBHOOK_TIMEOUT_S", 5)
+WEBHOOK_FIRST_RETRY_S = _int("WEBHOOK_FIRST_RETRY_S", 5)
+WEBHOOK_MAX_RETRY_GAP_S = _int("WEBHOOK_MAX_RETRY_GAP_S", 3600)
+WEBHOOK_RETRY_FOR_S = _int("WEBHOOK_RETRY_FOR_S", 3 * 24 * 3600)
+MAX_WEBHOOKS_PER_USER = _int("MAX_WEBHOOKS_PER_USER", 10)
+WEBHOOK_ALLOW_PRIVATE = _str("WEBHOOK_ALLOW_PRIVATE", "false").lower() in ("1", "true", "yes")
+# A due delivery whose message was handed to the broker this long ago and has not been
+# tried is handed over again by the sweeper.
+WEBHOOK_RESEND_AFTER_S = _int("WEBHOOK_RESEND_AFTER_S", 60)
+
 # Seconds /metrics serves its business gauges from cache, so a scrape storm cannot hammer
 # MariaDB or RabbitMQ (0 reads them on every scrape).
 METRICS_CACHE_TTL_S = _int("METRICS_CACHE_TTL_S", 5)

@@ -1,4 +1,4 @@
-"""Dramatiq actors: thin entry points that receive a request id and call payments.
+"""Dramatiq actors: thin entry points that receive an id and call payments or webhooks.
 
 `dramatiq actors.worker` imports this package: the broker is installed first (with the
 worker's middleware), then every actor is declared on it, under the queue and actor
@@ -9,7 +9,18 @@ from infra import broker
 
 broker.install(middleware=[ReleaseBrokenConnections(), MessageLog()])
 
-from actors.maintenance import fail_exhausted_request  # noqa: E402 - after the broker
-from actors.settling import settle_deposit, settle_transfer, settle_withdrawal  # noqa: E402
+from actors.maintenance import expire_holds, fail_exhausted_request  # noqa: E402 - after it
+from actors.settling import (  # noqa: E402
+    settle_capture,
+    settle_deposit,
+    settle_hold,
+    settle_refund,
+    settle_transfer,
+    settle_void,
+    settle_withdrawal,
+)
+from actors.webhooks import deliver_webhook  # noqa: E402
 
-__all__ = ["fail_exhausted_request", "settle_deposit", "settle_transfer", "settle_withdrawal"]
+__all__ = ["deliver_webhook", "expire_holds", "fail_exhausted_request", "settle_capture",
+           "settle_deposit", "settle_hold", "settle_refund", "settle_transfer", "settle_void",
+           "settle_withdrawal"]

@@ -38,42 +38,57 @@ def reserve_for_request(user_id: int, key: str, fingerprint: str) -> tuple[str, 
     return RESERVE_FOR_REQUEST_SQL, (user_id, key, fingerprint, utcnow())
 
 
+def _reserve(user_id: int, key: str, fingerprint: str, **made: int) -> None:
+    IdempotencyKey.insert(user=user_id, idempotency_key=key, fingerprint=fingerprint,
+                          created_at=utcnow(), **made).execute()
+
+
 def reserve_for_wallet(user_id: int, key: str, fingerprint: str, wallet_id: int) -> None:
     """Reserve `key` for a new wallet; call it inside the wallet's transaction.
 
     Raises:
       peewee.IntegrityError: the key is taken (the transaction must roll back).
     """
-    IdempotencyKey.insert(user=user_id, idempotency_key=key, fingerprint=fingerprint,
-                          wallet=wallet_id, created_at=utcnow()).execute()
+    _reserve(user_id, key, fingerprint, wallet=wallet_id)
 
 
-def _earlier(user_id: int, key: str, fingerprint: str) -> IdempotencyKey | None:
+def reserve_for_webhook(user_id: int, key: str, fingerprint: str, webhook_id: int) -> None:
+    """Reserve `key` for a new webhook; call it inside the webhook's transaction.
+
+    Raises:
+      peewee.IntegrityError: the key is taken (the transaction must roll back).
+    """
+    _reserve(user_id, key, fingerprint, webhook_id=webhook_id)
+
+
+def _made(user_id: int, key: str, fingerprint: str, what: str) -> int | None:
+    """The id of what (`request_id`, `wallet_id`, `webhook_id`) an earlier call with this
+    key made, if any.
+
+    Raises:
+      IdempotencyKeyReused: the key was used with another body or endpoint.
+    """
     row = IdempotencyKey.get_or_none((IdempotencyKey.user == user_id) &
                                      (IdempotencyKey.idempotency_key == key))
-    if row is not None:
-        ensure_same(row.fingerprint, fingerprint)
-    return row
+    if row is None:
+        return None
+    ensure_same(row.fingerprint, fingerprint)
+    return getattr(row, what)
 
 
 def earlier_request(user_id: int, key: str, fingerprint: str) -> int | None:
-    """The id of the request an earlier call with this key made, if any.
-
-    Raises:
-      IdempotencyKeyReused: the key was used with another body or endpoint.
-    """
-    row = _earlier(user_id, key, fingerprint)
-    return None if row is None else row.request_id
+    """The id of the request an earlier call with this key made, if any (see `_made`)."""
+    return _made(user_id, key, fingerprint, "request_id")
 
 
 def earlier_wallet(user_id: int, key: str, fingerprint: str) -> int | None:
-    """The id of the wallet an earlier call with this key created, if any.
+    """The id of the wallet an earlier call with this key created, if any (see `_made`)."""
+    return _made(user_id, key, fingerprint, "wallet_id")
 
-    Raises:
-      IdempotencyKeyReused: the key was used with another body or endpoint.
-    """
-    row = _earlier(user_id, key, fingerprint)
-    return None if row is None else row.wallet_id
+
+def earlier_webhook(user_id: int, key: str, fingerprint: str) -> int | None:
+    """The id of the webhook an earlier call with this key created, if any (see `_made`)."""
+    return _made(user_id, key, fingerprint, "webhook_id")
 
 
 def _redis_key(user_id: int, key: str) -> str:

@@ -7,9 +7,11 @@ among them: it is re-sent only once it is SWEEP_BACKLOG_GRACE_S old, so a deep b
 queue is not flooded with duplicates. Duplicates are harmless anyway: settling is
 idempotent.
 
-It also keeps the hold expiry's schedule: every HOLD_EXPIRY_SWEEP_S / 3 it asks a worker
-for an expiry round, so a hold whose time is up is expired within HOLD_EXPIRY_SWEEP_S
-(several sweepers ask several times: a round is safe to run twice).
+It also dispatches new events to the webhooks that want them and hands due deliveries to
+their actor (webhooks/dispatch.py), and keeps the hold expiry's schedule: every
+HOLD_EXPIRY_SWEEP_S / 3 it asks a worker for an expiry round, so a hold whose time is up
+is expired within HOLD_EXPIRY_SWEEP_S (several sweepers ask several times: a round is safe
+to run twice).
 """
 import logging
 import time
@@ -20,6 +22,7 @@ from models import db
 from payments import requests
 from payments.queues import SETTLERS
 from payments.send import send, send_expiry
+from webhooks import dispatch
 
 log = logging.getLogger("sweeper")
 BATCH = 500
@@ -63,6 +66,7 @@ def main() -> None:
             expiry_asked = time.monotonic()
         try:
             sweep_once()
+            dispatch.sweep_once()
         except Exception:  # noqa: BLE001 - the database may be down; keep sweeping
             log.exception("Sweep failed; retrying.")
         finally:

@@ -18,10 +18,11 @@ from web.routes import (
     service,
     users,
     wallets,
+    webhooks,
 )
 
 TABLES = [users.routes, wallets.routes, money.routes, holds.routes, requests.routes,
-          notifications.routes, events.routes, service.routes, ops.routes]
+          notifications.routes, events.routes, webhooks.routes, service.routes, ops.routes]
 
 
 def build() -> RequestIdMiddleware:

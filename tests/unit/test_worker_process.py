@@ -61,3 +61,19 @@ def test_no_filter_is_installed_without_a_python_sigterm_handler():
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, original)
+
+
+def procfile_queues(process: str) -> list[str]:
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "Procfile")) as f:
+        line = next(line for line in f if line.startswith(f"{process}:"))
+    return line.split("--queues", 1)[1].split()
+
+
+def test_the_procfile_gives_settling_and_webhooks_their_own_worker_processes():
+    # Every actor queue is taken, by exactly one kind of worker: a slow webhook receiver
+    # can only ever hold the `webhooks` processes' threads, never a settlement's
+    from payments.queues import QUEUES, SETTLING_QUEUES
+
+    assert procfile_queues("worker") == sorted(SETTLING_QUEUES)
+    assert procfile_queues("webhooks") == ["webhooks"]
+    assert sorted(procfile_queues("worker") + procfile_queues("webhooks")) == sorted(QUEUES)
