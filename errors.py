@@ -155,6 +155,11 @@ class TooManyWebhooks(WalletError):
     """Raised when a user already has MAX_WEBHOOKS_PER_USER webhooks."""
 
 
+class NotResendable(WalletError):
+    """Raised when an operator re-sends a webhook job that is not failed, or whose webhook
+    was deleted."""
+
+
 class NotificationNotFound(WalletError):
     """Raised when a notification does not exist or is not the caller's."""
 

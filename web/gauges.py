@@ -1,5 +1,6 @@
 """Business gauges, read when /metrics is scraped: money requests by status, the age of
-the oldest pending one, and the dead-lettered messages of each actor queue.
+the oldest pending one, the webhooks' health, and the dead-lettered messages of each actor
+queue.
 
 What was read is kept for METRICS_CACHE_TTL_S seconds, so a storm of scrapes costs
 MariaDB and RabbitMQ one look per window. A source that cannot be read is counted in
@@ -21,6 +22,7 @@ from models import db, utcnow
 from payments import requests
 from payments.queues import QUEUES
 from web import metrics
+from webhooks import health
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,18 @@ def database_families() -> list[Metric]:
     oldest_age = GaugeMetricFamily("wallet_oldest_pending_request_age_seconds",
                                    "Age of the oldest pending money request (0 when none).",
                                    value=stats.oldest_pending_age_s(utcnow()))
-    return [by_status, oldest_age]
+    hooks = health.health()
+    return [by_status, oldest_age,
+            GaugeMetricFamily("wallet_webhook_jobs_pending",
+                              "Webhook deliveries waiting for a (first or next) attempt.",
+                              value=hooks.pending),
+            GaugeMetricFamily("wallet_webhook_oldest_undelivered_event_age_seconds",
+                              "Age of the oldest event not yet delivered to every webhook "
+                              "that wants it (0 when none).",
+                              value=hooks.oldest_undelivered_age_s(utcnow())),
+            GaugeMetricFamily("wallet_webhook_failing_endpoints",
+                              "Webhooks with deliveries failing (retrying, or given up on "
+                              "in the last three days).", value=len(hooks.failing))]
 
 
 def broker_families() -> list[Metric]:

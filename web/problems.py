@@ -39,6 +39,7 @@ PROBLEMS: dict[type, tuple[int, str, str]] = {
     e.WalletExists: (409, "wallet_exists", "Wallet exists"),
     e.WalletNotEmpty: (409, "wallet_not_empty", "Wallet not empty"),
     e.NotRerunnable: (409, "not_rerunnable", "Request cannot be re-run"),
+    e.NotResendable: (409, "not_resendable", "Webhook job cannot be re-sent"),
     e.PayloadTooLarge: (413, "payload_too_large", "Payload too large"),
     e.UnsupportedMediaType: (415, "unsupported_media_type", "Unsupported media type"),
     e.UnknownField: (422, "unknown_field", "Unknown field"),

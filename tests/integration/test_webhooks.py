@@ -11,7 +11,7 @@ import standardwebhooks
 import settings
 from accounts import events
 from errors import InvalidWebhookUrl, TooManyWebhooks, ValidationError
-from models import Event, WebhookDelivery, WebhookJob, db, utcnow
+from models import Event, Webhook, WebhookDelivery, WebhookJob, db, utcnow
 from tests.helpers import unique
 from tests.integration.factories import accept, accept_transfer, new_user, new_wallet, settled
 from tests.receiver import Receiver
@@ -23,6 +23,9 @@ def receiver():
     found = Receiver().start()
     yield found
     found.stop()
+    # Leave nothing for the sweepers of later tests to deliver to a receiver that is gone
+    Webhook.update(deleted_at=utcnow()).where(Webhook.deleted_at.is_null()).execute()
+    WebhookJob.update(status="cancelled").where(WebhookJob.status == "pending").execute()
 
 
 def register(user, receiver: Receiver, path: str | None = None, **extra):

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from infra.broker import DeadMessage, QueueCounts
     from models import AuditRun, TransactionRequest
     from payments.requests import Stats as RequestStats
+    from webhooks.health import Health as WebhookHealth
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1d232a;background:#f6f7f9}
@@ -39,6 +40,7 @@ class OpsView:
     dead: "dict[str, list[DeadMessage] | None]"
     dashboard: bool  # Dramatiq's dashboard is served (a Redis broker)
     now: datetime
+    webhooks: "WebhookHealth | None" = None
 
 
 def e(value) -> str:
@@ -171,6 +173,36 @@ def dead_section(view: OpsView, csrf: str | None) -> str:
     return f'<h2 id="dead">Dead-lettered messages</h2><section>{"".join(parts)}</section>'
 
 
+def webhooks_section(view: OpsView, csrf: str | None) -> str:
+    found = view.webhooks
+    if found is None:
+        return '<h2 id="webhooks">Webhooks</h2><section><p class="muted">unavailable</p></section>'
+    oldest = ("none" if found.oldest_undelivered_at is None else
+              f"{age(found.oldest_undelivered_age_s(view.now))} "
+              f'<span class="muted">(created {when(found.oldest_undelivered_at)})</span>')
+    failing = "".join(
+        f'<tr id="failing-{e(f.webhook_id)}"><td>{e(f.webhook_id)}</td><td>{e(f.user_id)}</td>'
+        f'<td><code>{e(f.url)}</code></td><td class="n">{e(f.retrying)}</td>'
+        f'<td class="n">{e(f.given_up)}</td><td>{when(f.last_at)}</td></tr>'
+        for f in found.failing)
+    failed = "".join(
+        f'<tr id="failed-job-{e(j.id)}"><td>{e(j.id)}</td><td>{e(j.webhook_id)}</td>'
+        f"<td>{e(j.event_id)} {e(j.event_type)}</td><td class=\"n\">{e(j.attempts)}</td>"
+        f"<td>{when(j.failed_at)}</td><td>"
+        + button(f"/ops/webhooks/jobs/{j.id}/resend", "re-send", csrf, ident=f"resend-{j.id}")
+        + "</td></tr>" for j in found.failed)
+    return (f'<h2 id="webhooks">Webhooks</h2><section><p>Deliveries pending: <span '
+            f'id="webhook-pending">{e(found.pending)}</span>. Oldest event not yet delivered: '
+            f'<span id="webhook-oldest">{oldest}</span></p><h3>Failing endpoints</h3>'
+            + (f"<table><tr><th>webhook</th><th>user</th><th>url</th><th>retrying</th>"
+               f"<th>given up (3 days)</th><th>last attempt</th></tr>{failing}</table>"
+               if failing else '<p class="muted">None.</p>')
+            + "<h3>Failed deliveries</h3>"
+            + (f"<table><tr><th>job</th><th>webhook</th><th>event</th><th>attempts</th>"
+               f"<th>failed</th><th></th></tr>{failed}</table>" if failed
+               else '<p class="muted">None.</p>') + "</section>")
+
+
 def ops_page(view: OpsView, *, csrf: str | None, notice: str | None) -> str:
     logout = button("/ops/logout", "log out", csrf) if csrf else ""
     shown = f'<p class="notice" id="notice">{e(notice)}</p>' if notice else ""
@@ -178,4 +210,4 @@ def ops_page(view: OpsView, *, csrf: str | None, notice: str | None) -> str:
         f"<header>{logout}<h1>Wallet operations</h1><p class=\"muted\">As of "
         f"{when(view.now)}</p></header>{shown}"
         + queues_section(view) + requests_section(view) + failures_section(view, csrf)
-        + audit_section(view, csrf) + dead_section(view, csrf)))
+        + webhooks_section(view, csrf) + audit_section(view, csrf) + dead_section(view, csrf)))

@@ -15,7 +15,14 @@ import orjson
 
 import settings
 from accounts import operators
-from errors import DeadMessageNotFound, NotFound, NotRerunnable, Unauthorized, WalletError
+from errors import (
+    DeadMessageNotFound,
+    NotFound,
+    NotRerunnable,
+    NotResendable,
+    Unauthorized,
+    WalletError,
+)
 from infra import broker
 from ledger import audit
 from models import utcnow
@@ -29,13 +36,15 @@ from web.ops import dashboard
 from web.ops import html as ops_html
 from web.ops.auth import authorised_post, operator, read_form
 from web.routing import Routes
+from webhooks import health
 
 log = logging.getLogger(__name__)
 REQUEST_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 MESSAGE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 NOTICES = {"rerun": "Request {} is pending again and was sent to its worker.",
            "requeue": "Message {} was moved back to its queue.",
-           "delete": "Message {} was deleted.", "audit": "The audit ran (run {})."}
+           "delete": "Message {} was deleted.", "audit": "The audit ran (run {}).",
+           "resend": "Webhook job {} is due again and will be sent shortly."}
 # The page loads nothing from anywhere and may be framed by no one.
 HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -93,6 +102,7 @@ def get_ops():
         broker="Redis" if broker.KIND == "redis" else "RabbitMQ",
         counts=counts, stats=requests.stats(), failures=requests.latest_failures(),
         audit=audit.latest(), now=utcnow(), dashboard=dashboard.app() is not None,
+        webhooks=health.health(),
         # Without counts the broker is down: do not wait for it once per queue.
         dead={q: source.dead(q) if counts is not None else None for q in QUEUES})
     what, ident = bottle.request.query.get("done"), bottle.request.query.get("id", "")
@@ -153,6 +163,15 @@ def post_rerun(request_id):
     if not REQUEST_ID.fullmatch(request_id):
         raise NotRerunnable(f"No request {request_id[:40]!r}.")
     return done("rerun", rerun.rerun(int(request_id)).id, "failures")
+
+
+@route("/ops/webhooks/jobs/<job_id>/resend", "POST")
+def post_resend(job_id):
+    authorised_post()
+    if not REQUEST_ID.fullmatch(job_id) or not health.resend(int(job_id)):
+        raise NotResendable(f"No failed webhook job {job_id[:40]!r} (of a live webhook).")
+    log.warning("Webhook job %s re-sent by an operator.", job_id)
+    return done("resend", job_id, "webhooks")
 
 
 @route("/ops/queues/<queue>/dead/<key>/requeue", "POST")
