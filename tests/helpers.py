@@ -132,6 +132,7 @@ class Process:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
+        self.prometheus_port: int | None = None  # a worker's exposition server
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc.poll() is None:
@@ -176,17 +177,22 @@ def start_web(log_dir: str, **env: str) -> tuple[Process, str]:
     raise RuntimeError(f"web did not come up:\n{web.output()}")
 
 
-def start_worker(log_dir: str, *, threads: int = 4, **env: str) -> Process:
-    """A `dramatiq` worker as the Procfile runs it; unless `env` says otherwise, its
-    Prometheus exposition server listens on a free local port with files of its own."""
+def start_worker(log_dir: str, *, threads: int = 4, queues: tuple[str, ...] = (),
+                 **env: str) -> Process:
+    """A `dramatiq` worker as the Procfile runs it (every queue, or only `queues`); unless
+    `env` says otherwise, its Prometheus exposition server listens on a free local port
+    (`proc.prometheus_port`) with files of its own."""
     dramatiq = os.path.join(os.path.dirname(sys.executable), "dramatiq")
     scratch = tempfile.mkdtemp(prefix="wallet-dramatiq-prom-")
     prometheus = {"dramatiq_prom_host": "127.0.0.1", "dramatiq_prom_port": str(free_port()),
                   "dramatiq_prom_db": scratch}
-    return Process("worker", [dramatiq, "--skip-logging", "--processes", "1", "--threads",
-                              str(threads), "actors.worker"],
-                   env=process_env(**{**prometheus, **env}), log_dir=log_dir,
-                   scratch_dirs=(scratch,))
+    worker = Process("worker", [dramatiq, "--skip-logging", "--processes", "1", "--threads",
+                                str(threads), "actors.worker",
+                                *(("--queues", *queues) if queues else ())],
+                     env=process_env(**{**prometheus, **env}), log_dir=log_dir,
+                     scratch_dirs=(scratch,))
+    worker.prometheus_port = int({**prometheus, **env}["dramatiq_prom_port"])
+    return worker
 
 
 def start_sweeper(log_dir: str, **env: str) -> Process:

@@ -32,6 +32,8 @@ class Receiver:
     fail_share: float = 0.0
     delay_s: float = 0.0
     redirect_to: str | None = None
+    # While set and not released, every delivery waits for it (a receiver that hangs).
+    gate: threading.Event | None = None
     seen: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
@@ -66,6 +68,8 @@ class Receiver:
             self.server = None
 
     def handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        if self.gate is not None:
+            self.gate.wait(120)
         if self.delay_s:
             time.sleep(self.delay_s)
         headers = {k.lower(): v for k, v in handler.headers.items()}

@@ -15,10 +15,13 @@ from tests.helpers import (
     free_port,
     own_vhost,
     run_database,
+    start_sweeper,
     start_web,
     start_worker,
     unique,
+    wait_for,
 )
+from tests.receiver import Receiver
 
 DEPOSITS_ROUTE = "/v1/wallets/<wallet_id>/deposits"
 
@@ -129,7 +132,7 @@ def test_the_business_gauges_show_requests_by_status_and_dead_letters_per_queue(
     dead = {dict(labels)["queue"]: v for (name, labels), v in samples.items()
             if name == "wallet_dead_lettered_messages"}
     assert dead == {"deposits": 0, "holds": 0, "maintenance": 0, "refunds": 0, "transfers": 1,
-                    "withdrawals": 0}
+                    "webhooks": 0, "withdrawals": 0}
     assert value(samples, "wallet_metrics_collector_errors_total", source="broker") == 0
     assert value(samples, "wallet_metrics_collector_errors_total", source="database") == 0
 
@@ -171,3 +174,35 @@ def test_with_a_source_unreachable_a_scrape_still_answers_and_counts_the_error(
         assert ("wallet_dead_lettered_messages" in names) == (source == "database")
     finally:
         web.stop()
+
+
+def test_webhook_deliveries_are_counted_by_outcome_with_their_latency_and_health_is_gauged(
+        log_dir, metered):
+    # Given a webhook whose receiver fails its first answer, and a sweeper on this vhost
+    base, worker_url, broker_url = metered
+    receiver = Receiver(status=503).start()
+    sweeper = start_sweeper(log_dir, BROKER_URL=broker_url, SWEEP_EVERY_S="1")
+    try:
+        carol = Client(base).sign_up()
+        res = carol.call("POST", "/v1/webhooks", key=unique("k"), json={
+            "url": receiver.url("/m"), "events": ["wallet.created"]})
+        receiver.secrets["/m"] = res.json()["secret"]
+        carol.open_wallet("USD")
+        wait_for(lambda: receiver.seen, timeout_s=30, what="a first (failing) attempt")
+        # Then the web's gauges show a delivery pending and a failing endpoint
+        samples = scrape(base + "/metrics")
+        assert value(samples, "wallet_webhook_jobs_pending") >= 1
+        assert value(samples, "wallet_webhook_failing_endpoints") >= 1
+        assert value(samples, "wallet_webhook_oldest_undelivered_event_age_seconds") > 0
+        # When the receiver recovers and the retry goes through
+        receiver.status = 200
+        wait_for(lambda: receiver.delivered("/m"), timeout_s=30, what="the retry")
+        # Then the worker counted one failed and one succeeded attempt, with latencies
+        worker = scrape(worker_url)
+        assert value(worker, "wallet_webhook_deliveries_total", outcome="failed") >= 1
+        assert value(worker, "wallet_webhook_deliveries_total", outcome="succeeded") >= 1
+        assert value(worker, "wallet_webhook_delivery_duration_seconds_count") >= 2
+    finally:
+        carol.call("DELETE", f"/v1/webhooks/{res.json()['id']}")
+        sweeper.stop()
+        receiver.stop()

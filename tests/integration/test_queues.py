@@ -105,7 +105,7 @@ def test_rabbitmq_counts_show_ready_delayed_and_dead_messages_per_actor_queue(ch
     assert (row.ready, row.unacked, row.delayed, row.dead) == (2, 0, 1, 3)
     assert [c.queue for c in rabbit.counts()] == list(QUEUES)
     assert set(QUEUES) == {"deposits", "withdrawals", "transfers", "holds", "refunds",
-                           "maintenance"}
+                           "maintenance", "webhooks"}
 
 
 def test_rabbitmq_counts_are_none_when_the_management_api_does_not_answer(vhost):

@@ -107,7 +107,8 @@ def test_the_actor_queues_are_every_settling_queue_and_maintenance():
 
     declared = broker.current().get_declared_queues()
     assert set(QUEUES) <= declared and "deposits.DQ" in declared
-    assert QUEUES == ("deposits", "holds", "maintenance", "refunds", "transfers", "withdrawals")
+    assert QUEUES == ("deposits", "holds", "maintenance", "refunds", "transfers", "webhooks",
+                      "withdrawals")
 
 
 def test_the_stub_broker_reports_no_dead_letters():
