@@ -6,9 +6,11 @@ expire after a minute, captures, voids and refunds) against a real web process, 
 worker processes and the sweeper, while a nemesis kills workers and restarts RabbitMQ,
 MariaDB and Redis. Afterwards every accepted request must be settled exactly once, every
 minor unit accounted for, every hold whose time was up expired by the service, and the
-audit (held amounts, captures, refunds included) clean. It runs in its own database,
-Redis db and RabbitMQ vhost, and prints a summary table (also written to
-tests/artifacts/chaos-summary.md).
+audit (held amounts, captures, refunds included) clean. Five users have a webhook to a
+local receiver that refuses a fifth of its deliveries and is down for a minute of the run:
+afterwards it has received, and verified with `standardwebhooks`, every event of theirs.
+It runs in its own database, Redis db and RabbitMQ vhost, and prints a summary table (also
+written to tests/artifacts/chaos-summary.md).
 """
 import os
 import subprocess
@@ -32,6 +34,7 @@ from tests.helpers import (
     start_worker,
 )
 from tests.helpers import Client as ApiClient
+from tests.receiver import Receiver
 
 # A database, vhost and Redis db of this run's own (see tests/helpers.py).
 DB_NAME = VHOST = scratch_name("chaos")
@@ -45,7 +48,14 @@ ENV = {"DATABASE_URL": f"mysql://root@127.0.0.1:3306/{DB_NAME}",
        "REAL_BROKER_URL": broker_url(VHOST),
        "REDIS_URL": REDIS_URL,
        "SWEEP_AFTER_S": "3", "SWEEP_EVERY_S": "1", "MAX_BACKOFF_MS": "2000",
-       "HOLD_EXPIRY_SWEEP_S": str(HOLD_EXPIRY_SWEEP_S)}
+       "HOLD_EXPIRY_SWEEP_S": str(HOLD_EXPIRY_SWEEP_S),
+       # Webhook retries on a short schedule, so the run ends soon after the receiver is back
+       "WEBHOOK_FIRST_RETRY_S": "1", "WEBHOOK_MAX_RETRY_GAP_S": "8",
+       "WEBHOOK_RESEND_AFTER_S": "15"}
+# Users subscribed to the receiver, the share of its answers that fail, and how long
+# after the workload starts it goes down, and comes back.
+SUBSCRIBED, RECEIVER_FAILS, RECEIVER_DOWN_S, RECEIVER_UP_S = 5, 0.2, 25, 85
+DELIVERED_WITHIN_S = 120
 # Ledger entries of a succeeded request, by type, before its fee entry (a hold and a void
 # move no money).
 ENTRIES = {"deposit": 2, "withdrawal": 2, "transfer": 2, "capture": 2, "refund": 2, "hold": 0,
@@ -82,18 +92,49 @@ def sql(query: str, *params) -> list[tuple]:
         conn.close()
 
 
-def set_up_users(base: str) -> list[dict]:
-    """20 users, each with funded USD and EUR wallets and a closed GBP wallet."""
+def set_up_users(base: str, receiver: Receiver) -> list[dict]:
+    """20 users, each with funded USD and EUR wallets and a closed GBP wallet; the first
+    SUBSCRIBED of them with a webhook (every event type) to `receiver`."""
     users = []
-    for _ in range(USERS):
+    for n in range(USERS):
         api = ApiClient(base).sign_up()
+        hook = None
+        if n < SUBSCRIBED:
+            path = f"/user-{api.user_id}"
+            res = api.call("POST", "/v1/webhooks", json={"url": receiver.url(path)},
+                           key=f"hook-{n}")
+            assert res.status_code == 201, res.text
+            receiver.secrets[path] = res.json()["secret"]
+            hook = path
         wallets = {c: api.open_wallet(c)["id"] for c in ("USD", "EUR")}
         closed = api.open_wallet("GBP")["id"]
         assert api.call("DELETE", f"/v1/wallets/{closed}").status_code == 204
         for wallet in wallets.values():
             api.settled(api.deposit(wallet, "1000.00")["id"])
-        users.append({"token": api.token, "wallets": wallets, "closed": closed})
+        users.append({"token": api.token, "wallets": wallets, "closed": closed,
+                      "user_id": api.user_id, "hook": hook})
     return users
+
+
+def undelivered(users: list[dict], receiver: Receiver) -> list[str]:
+    """Every event of a subscribed user that its receiver has not got (verified, 2xx)."""
+    missing = []
+    for user in users:
+        if user["hook"] is None:
+            continue
+        got = set(receiver.delivered(user["hook"]))
+        wanted = [str(row[0]) for row in sql("SELECT id FROM events WHERE user_id = %s",
+                                             user["user_id"])]
+        missing += [f"event {e} of user {user['user_id']}" for e in wanted if e not in got]
+    return missing
+
+
+def wait_until_delivered(users: list[dict], receiver: Receiver, timeout_s: float) -> float:
+    """Seconds until every subscribed user's events were delivered (or the timeout)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s and undelivered(users, receiver):
+        time.sleep(1)
+    return time.monotonic() - started
 
 
 def wait_until_settled(deadline: float) -> float:
@@ -208,9 +249,11 @@ def test_the_bank_keeps_every_minor_unit_through_crashes_and_restarts(chaos_env,
     web, base = start_web(log_dir)
     workers = [start_worker(log_dir) for _ in range(WORKERS)]
     sweeper = start_sweeper(log_dir)
+    receiver = Receiver(fail_share=RECEIVER_FAILS).start()
     try:
-        users = set_up_users(base)
+        users = set_up_users(base, receiver)
         record = Record()
+        port = receiver.port
 
         def replace_worker(i: int):
             def action():
@@ -225,7 +268,9 @@ def test_the_bank_keeps_every_minor_unit_through_crashes_and_restarts(chaos_env,
             (58, "flush Redis", nemesis.flush_redis),
             (62, "stop Redis", nemesis.stop_redis),
             (72, "start Redis", nemesis.start_redis),
+            (RECEIVER_DOWN_S, "webhook receiver down", receiver.stop),
             (80, "SIGKILL worker 2, start another", replace_worker(1)),
+            (RECEIVER_UP_S, "webhook receiver back", lambda: receiver.start(port=port)),
         ])
         deadline = time.monotonic() + WORKLOAD_S
         clients = [Client(i, base, users, record, deadline=deadline, seed=SEED + i)
@@ -237,7 +282,19 @@ def test_the_bank_keeps_every_minor_unit_through_crashes_and_restarts(chaos_env,
             client.join()
         schedule.join()
         quiesce_s = wait_until_settled(schedule.last_fault_end + QUIESCE_S)
+        delivered_s = wait_until_delivered(users, receiver, DELIVERED_WITHIN_S)
         found, outcomes = anomalies_of(record)
+        missing = undelivered(users, receiver)
+        found += [f"webhook: {m} never delivered" for m in missing[:20]]
+        outcomes["webhook deliveries verified"] = sum(
+            len(v) for v in receiver.delivered().values())
+        outcomes["webhook deliveries refused by the receiver"] = sum(
+            d.status >= 300 for d in receiver.seen)
+        outcomes["events of subscribed users"] = sum(
+            len(sql("SELECT id FROM events WHERE user_id = %s", u["user_id"]))
+            for u in users if u["hook"])
+        outcomes["seconds until every event was delivered (after quiescing)"] = \
+            round(delivered_s)
         found += [f"nemesis: {e}" for e in schedule.errors]
         table = summary(record, outcomes, schedule, quiesce_s, found)
         print("\n" + table + "\n" + "\n".join(found[:30]))
@@ -247,5 +304,6 @@ def test_the_bank_keeps_every_minor_unit_through_crashes_and_restarts(chaos_env,
         assert not found, "\n".join(found[:30])
     finally:
         nemesis.heal()
+        receiver.stop()
         for proc in [sweeper, *workers, web]:
             proc.stop()

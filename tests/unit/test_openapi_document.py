@@ -28,9 +28,10 @@ OPS_SECURITY = [{"opsToken": []}, {"opsSession": []}]
 IDEMPOTENT = {("post", "/v1/wallets"), ("post", "/v1/wallets/{wallet_id}/deposits"),
               ("post", "/v1/wallets/{wallet_id}/withdrawals"), ("post", "/v1/transfers"),
               ("post", "/v1/wallets/{wallet_id}/holds"), ("post", "/v1/holds/{hold_id}/captures"),
-              ("post", "/v1/holds/{hold_id}/void"), ("post", "/v1/requests/{request_id}/refunds")}
+              ("post", "/v1/holds/{hold_id}/void"), ("post", "/v1/requests/{request_id}/refunds"),
+              ("post", "/v1/webhooks")}
 PAGED = {"/v1/me/logins", "/v1/wallets/{wallet_id}/transactions", "/v1/requests",
-         "/v1/notifications", "/v1/holds"}
+         "/v1/notifications", "/v1/holds", "/v1/webhooks/{webhook_id}/deliveries"}
 
 
 @pytest.fixture(scope="module", params=["public", "ops"])
@@ -120,7 +121,7 @@ def test_every_operation_has_a_unique_snake_case_id_a_summary_and_a_tag(doc):
     for _, _, op in operations(doc):
         assert op["summary"] and op["tags"][0] in {
             "users", "auth", "wallets", "money", "holds", "requests", "notifications",
-            "service", "ops"}
+            "events", "service", "ops"}
 
 
 def test_only_the_public_endpoints_need_no_token(public):
@@ -135,7 +136,7 @@ def test_only_the_public_endpoints_need_no_token(public):
 def test_the_ops_pages_take_the_ops_token_or_its_session_and_never_a_users_token(ops_doc):
     doc = ops_doc
     ops = list(operations(doc))
-    assert len(ops) == 12
+    assert len(ops) == 13
     assert doc["security"] == OPS_SECURITY
     for method, path, op in ops:
         assert op["tags"] == ["ops"]
@@ -156,7 +157,8 @@ def test_idempotent_posts_require_the_idempotency_key_header(doc):
         if (method, path) in IDEMPOTENT:
             assert keyed[0]["required"] is True and keyed[0]["in"] == "header"
             assert keyed[0]["schema"]["minLength"] == 1 and keyed[0]["schema"]["maxLength"] == 255
-            success = deref(doc, op["responses"]["201" if path == "/v1/wallets" else "202"])
+            success = deref(doc, op["responses"]["201" if path in ("/v1/wallets", "/v1/webhooks")
+                                                 else "202"])
             assert {"Location", "Idempotent-Replayed", "X-Request-Id"} <= set(success["headers"])
         else:
             assert keyed == []

@@ -97,6 +97,12 @@ def paths() -> dict[str, oa.Schema]:
             errors={**csrf, 409: ("not_rerunnable",)},
             description="Only a `failed` request with `retries_exhausted` and no ledger "
                         "entries; settling then applies it once.")},
+        "/ops/webhooks/jobs/{job_id}/resend": {"post": op(
+            "post_ops_resend", "Re-send a webhook delivery that failed for good",
+            see_other("Due again now, with three more days of retries."), form=CSRF_FORM,
+            params=(oa.path_id("job_id", "webhook job"),),
+            errors={**csrf, 409: ("not_resendable",)},
+            description="Only a `failed` job whose webhook still exists.")},
         "/ops/queues/{queue}/dead/{key}/requeue": {"post": op(
             "post_ops_requeue", "Move a dead-lettered message back to its queue",
             see_other("Requeued (published before it left the dead-letter queue)."),

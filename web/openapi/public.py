@@ -5,7 +5,7 @@ examples, helpers) are in `parts`. It is mostly data, built once per process. Th
 page has a document of its own, for operators only (see `ops`).
 """
 from models import STATUSES
-from web.openapi import two_phase
+from web.openapi import events, two_phase
 from web.openapi.accepted import WAIT
 from web.openapi.links import with_links
 from web.openapi.parts import (
@@ -221,6 +221,7 @@ TAGS = {"users": "Sign-up and the caller's profile", "auth": "Access tokens and 
         "holds": "Two-phase money: hold, capture, void; expiry by the service",
         "requests": "Money movement requests, and their refunds",
         "notifications": "The caller's notifications",
+        "events": "Events: the feed, and webhooks that deliver them signed",
         "service": "Health, readiness, documentation and metrics"}
 
 
@@ -228,8 +229,9 @@ def build() -> dict:
     """Assemble the public document (fresh every call); the ops page has its own, for
     operators only (see web/openapi/ops.py)."""
     return assemble(title="Wallet service API", description=DESCRIPTION,
-                    paths_=with_links({**paths(), **two_phase.paths()}), tags=TAGS,
-                    schemas=two_phase.SCHEMAS, schemes={"bearerAuth": {
+                    paths_=with_links({**paths(), **two_phase.paths(), **events.paths()}),
+                    tags=TAGS, schemas={**two_phase.SCHEMAS, **events.SCHEMAS},
+                    schemes={"bearerAuth": {
                         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                         "description": "An HS256 JWT from POST /v1/auth/token."}})
 
