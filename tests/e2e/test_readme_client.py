@@ -2,8 +2,9 @@
 must work."""
 import os
 import re
+import threading
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, start_sweeper, unique, wait_for
 
 SECTION = "## A client that retries safely (Python)"
 
@@ -44,3 +45,45 @@ def test_the_readme_client_sends_money_and_runs_an_order_through_a_hold(stack, c
         assert str(exc) == "insufficient_funds"
     else:
         raise AssertionError("a hold beyond the balance was placed")
+
+
+def readme_receiver() -> dict:
+    """The README's webhook receiver, not yet serving (set its `SECRET`)."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    section = text[text.index("A receiver in a few lines"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    serving = 'HTTPServer(("127.0.0.1", 8000), Receiver).serve_forever()'
+    assert code.rstrip().endswith(serving)
+    code = code.rstrip()[:-len(serving)]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    return namespace
+
+
+def test_the_readme_receiver_verifies_and_dedupes_real_deliveries(stack, log_dir, client):
+    # Given the README's receiver serving on a free port, registered as a webhook
+    receiver = readme_receiver()
+    server = receiver["HTTPServer"](("127.0.0.1", 0), receiver["Receiver"])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sweeper = start_sweeper(log_dir, SWEEP_EVERY_S="1")
+    try:
+        res = client.call("POST", "/v1/webhooks", key=unique("k"), json={
+            "url": f"http://127.0.0.1:{server.server_address[1]}/wallet-events",
+            "events": ["request.succeeded"]})
+        receiver["SECRET"] = res.json()["secret"]
+        # When money moves
+        wallet = client.open_wallet("USD")["id"]
+        done = client.settled(client.deposit(wallet, "3.00")["id"])
+        # Then the receiver verified it (it answers 204 only then) and remembered its id
+        events = client.call("GET", "/v1/events?type=request.succeeded").json()["items"]
+        mine = [e["id"] for e in events if e["data"]["id"] == done["id"]]
+        wait_for(lambda: {str(i) for i in mine} <= receiver["seen"], timeout_s=30,
+                 what="the README receiver to verify the delivery")
+        log = client.call("GET", f"/v1/webhooks/{res.json()['id']}/deliveries").json()
+        assert [(d["status"], d["response_status"]) for d in log["items"]] == [
+            ("succeeded", 204)]
+    finally:
+        client.call("DELETE", f"/v1/webhooks/{res.json()['id']}")
+        sweeper.stop()
+        server.shutdown()
