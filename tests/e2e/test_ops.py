@@ -16,11 +16,13 @@ import requests
 from dramatiq import Message
 
 import settings
-from models import AuditRun, TransactionRequest, User
+from models import AuditRun, TransactionRequest, User, WebhookJob
 from payments import door, settle
 from tests.browser import Browser
-from tests.helpers import free_port, is_problem, start_web, unique
+from tests.helpers import free_port, is_problem, start_sweeper, start_web, unique, wait_for
+from tests.receiver import Receiver
 from web.ops import auth as opsauth
+from webhooks import dispatch
 
 OPS_TOKEN = os.environ["OPS_TOKEN"]
 BEARER = {"Authorization": f"Bearer {OPS_TOKEN}"}
@@ -316,3 +318,43 @@ def test_an_operator_logs_in_checks_the_numbers_and_repairs_two_requests_in_chro
         assert os.path.getsize(SCREENSHOT) > 10_000
     finally:
         browser.close()
+
+
+def test_the_page_shows_webhook_health_and_an_operator_re_sends_a_failed_delivery(stack, client,
+                                                                                 log_dir):
+    # Given a webhook whose delivery failed for good (its retries ran out) and a receiver
+    # that now answers
+    receiver = Receiver().start()
+    res = client.call("POST", "/v1/webhooks", key=unique("k"),
+                      json={"url": receiver.url("/ops"), "events": ["wallet.created"]})
+    hook = res.json()
+    receiver.secrets["/ops"] = hook["secret"]
+    client.open_wallet("GBP")
+    while dispatch.fan_out() == dispatch.FAN_OUT_EVENTS:
+        pass
+    job = WebhookJob.get(WebhookJob.webhook_id == hook["id"])
+    WebhookJob.update(status="failed", attempts=80, next_attempt_at=None) \
+        .where(WebhookJob.id == job.id).execute()
+    sweeper = start_sweeper(log_dir, SWEEP_EVERY_S="1")
+    try:
+        # When an operator looks at the page, Then the failed delivery is listed with its
+        # endpoint
+        page = requests.get(f"{stack}/ops", headers=BEARER, timeout=60)
+        assert page.status_code == 200
+        assert f'id="failed-job-{job.id}"' in page.text
+        assert f'id="failing-{hook["id"]}"' in page.text and 'id="webhook-pending"' in page.text
+        # When it is re-sent, Then it is delivered (and only a failed job can be re-sent)
+        res = requests.post(f"{stack}/ops/webhooks/jobs/{job.id}/resend", headers=BEARER,
+                            allow_redirects=False, timeout=30)
+        assert res.status_code == 303 and "done=resend" in res.headers["Location"]
+        wait_for(lambda: receiver.delivered("/ops"), timeout_s=30, what="the re-sent delivery")
+        assert WebhookJob.get_by_id(job.id).status == "succeeded"
+        again = requests.post(f"{stack}/ops/webhooks/jobs/{job.id}/resend", headers=BEARER,
+                              timeout=30)
+        assert is_problem(again, 409, "not_resendable")
+        assert is_problem(requests.post(f"{stack}/ops/webhooks/jobs/x1/resend", headers=BEARER,
+                                        timeout=30), 409, "not_resendable")
+    finally:
+        client.call("DELETE", f"/v1/webhooks/{hook['id']}")
+        sweeper.stop()
+        receiver.stop()
