@@ -175,13 +175,14 @@ def test_a_refunded_total_changed_between_the_read_and_the_write_stops_the_refun
     settled(accept(ada, "deposit", "10.00"))
     transfer = settled(accept_transfer(ada, bob, "5.00"))
     request = refund(transfer, "1.00")
+    # (by 0.07, not the refund's own 1.00: a write of the value already there changes no row)
     changed_between_read_and_write(monkeypatch, "UPDATE transaction_requests SET refunded = "
-                                                "refunded + 100 WHERE id = %s", transfer.id)
+                                                "refunded + 7 WHERE id = %s", transfer.id)
     with pytest.raises(RowChanged):
         settle.attempt([request.id])
     assert reloaded(request).status == "pending" and entries(request) == []
     assert reloaded(ada).balance == 495 and not in_transaction()
-    db.execute_sql("UPDATE transaction_requests SET refunded = refunded - 100 WHERE id = %s",
+    db.execute_sql("UPDATE transaction_requests SET refunded = refunded - 7 WHERE id = %s",
                    (transfer.id,))
     assert settle.settle(request.id) == settle.SUCCEEDED
 
