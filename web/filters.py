@@ -4,7 +4,7 @@ with a 422 `validation_error` naming the parameter; none reaches past the edge b
 whether a wallet is the caller's.
 """
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import bottle
 
@@ -18,10 +18,10 @@ from web.http import check_query
 from web.inputs import PATH_ID, field_error, query_choice
 from web.pages import PAGE_PARAMS
 
-# RFC 3339 date-time: a date, `T` (or `t`, or a space), a time with optional fraction, and
-# `Z` or an offset; nothing else (no week dates, no missing offset).
-RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?"
-                     r"([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+# RFC 3339 date-time: a date, `T` (or `t`), a time with an optional fraction, and `Z` (or
+# `z`) or an offset; nothing else (no week dates, no missing offset, no space for the `T`).
+RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,30}))?"
+                     r"(?:[Zz]|([+-])(\d{2}):(\d{2}))", re.ASCII)
 REQUEST_TYPES = ("deposit", "withdrawal", "transfer", "hold", "capture", "void", "refund")
 ENTRY_TYPES = ("deposit", "withdrawal", "transfer_out", "transfer_in", "refund_out", "refund_in")
 REQUEST_PARAMS = PAGE_PARAMS | {"status", "type", "wallet_id", "created_from", "created_to"}
@@ -33,6 +33,8 @@ TEXT_CSV, APPLICATION_JSON = "text/csv", "application/json"
 
 def parse_moment(name: str, raw: str, *, round_up: bool = False) -> datetime:
     """An RFC 3339 date-time as naive UTC (how the columns hold time), to the microsecond.
+    A leap second (`:60`) is the first moment of the next minute; a moment that an offset
+    takes past year 1 or 9999 is the first or last moment there is.
 
     Parameters:
       round_up: a finer fraction rounds up (for bounds of a period, which are compared to
@@ -44,18 +46,25 @@ def parse_moment(name: str, raw: str, *, round_up: bool = False) -> datetime:
     match = RFC3339.fullmatch(raw)
     if match is None:
         raise field_error(name, "must be an RFC 3339 date-time, such as 2024-05-01T12:00:00Z")
-    day, clock, fraction, offset = match.groups()
+    year, month, day, hour, minute, second, fraction, sign, off_h, off_m = match.groups()
     fraction = fraction or ""
-    micros = int((fraction + "000000")[:6])
+    leap = second == "60"
     try:
-        moment = datetime.fromisoformat(f"{day}T{clock}")
-        zone = UTC if offset in "Zz" else datetime.strptime(offset, "%z").tzinfo
-        moment = moment.replace(microsecond=micros, tzinfo=zone).astimezone(UTC)
-        if round_up and fraction[6:].strip("0"):
-            moment += timedelta(microseconds=1)
-    except (ValueError, OverflowError):
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute),
+                          59 if leap else int(second), int((fraction + "000000")[:6]))
+        offset = timedelta(hours=int(off_h), minutes=int(off_m)) if sign else timedelta(0)
+    except ValueError:
         raise field_error(name, "is not a valid date-time") from None
-    return moment.replace(tzinfo=None)
+    if sign and (int(off_h) > 23 or int(off_m) > 59):
+        raise field_error(name, "has an offset outside -23:59 to +23:59")
+    extra = timedelta(seconds=1 if leap else 0,
+                      microseconds=1 if round_up and fraction[6:].strip("0") else 0)
+    if leap:
+        extra -= timedelta(microseconds=moment.microsecond)
+    try:
+        return moment + extra - (offset if sign == "+" else -offset)
+    except OverflowError:
+        return datetime.min if sign == "+" else datetime.max
 
 
 def _moment(name: str, *, round_up: bool = False, required: bool = False) -> datetime | None:
