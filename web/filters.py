@@ -15,7 +15,7 @@ from models import STATUSES, User
 from payments.details import MAX_METADATA_VALUE_CHARS, METADATA_KEY
 from payments.history import RequestFilters
 from web.http import check_query
-from web.inputs import PATH_ID, field_error, query_choice
+from web.inputs import field_error, query_choice
 from web.pages import PAGE_PARAMS
 
 # RFC 3339 date-time: a date, `T` (or `t`), a time with an optional fraction, and `Z` (or
@@ -26,6 +26,7 @@ REQUEST_TYPES = ("deposit", "withdrawal", "transfer", "hold", "capture", "void",
 ENTRY_TYPES = ("deposit", "withdrawal", "transfer_out", "transfer_in", "refund_out", "refund_in")
 REQUEST_PARAMS = PAGE_PARAMS | {"status", "type", "wallet_id", "created_from", "created_to"}
 ENTRY_PARAMS = PAGE_PARAMS | {"type", "created_from", "created_to"}
+ID_TEXT, MAX_ID = re.compile(r"[0-9]{1,19}", re.ASCII), 2**63 - 1
 METADATA_PARAM = re.compile(r"metadata\[(.*)\]", re.ASCII | re.DOTALL)
 MAX_STATEMENT_DAYS = 366
 TEXT_CSV, APPLICATION_JSON = "text/csv", "application/json"
@@ -109,7 +110,7 @@ def request_filters(user: User) -> RequestFilters:
     wallet_id = None
     raw = bottle.request.query.get("wallet_id")
     if raw is not None:
-        if not PATH_ID.fullmatch(raw) or int(raw) == 0:
+        if not ID_TEXT.fullmatch(raw) or not 0 < int(raw) <= MAX_ID:
             raise field_error("wallet_id", "must be a positive integer id")
         wallet_id = int(raw)
         if not wallets.owned(user, wallet_id):
