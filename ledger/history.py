@@ -129,10 +129,10 @@ def period(wallet_id: int, start: datetime, end: datetime) -> Period:
     """The opening balance before `start`, and the sum, count and last id of the entries
     in [start, end): the closing balance is the opening plus that sum, and `entries` later
     streams exactly those entries (a later entry of the wallet has a larger id)."""
-    start, end = clamp(start), clamp(end)
-    row = db.execute_sql(OPENING_SQL, (wallet_id, start)).fetchone()
+    row = db.execute_sql(OPENING_SQL, (wallet_id, clamp(start))).fetchone()
     opening = row[0] if row else 0
-    total, count, last_id = db.execute_sql(PERIOD_SQL, (wallet_id, start, end)).fetchone()
+    total, count, last_id = db.execute_sql(PERIOD_SQL, (wallet_id, clamp(start),
+                                                        clamp(end))).fetchone()
     return Period(start, end, opening, opening + int(total), count, last_id)
 
 
@@ -141,9 +141,9 @@ def entries(wallet_id: int, span: Period, *, chunk_rows: int = CHUNK_ROWS) -> It
     them never sits in memory), up to the period's last id."""
     if span.count == 0:
         return
-    last_at, last_id = span.start, 0
+    last_at, last_id, end = clamp(span.start), 0, clamp(span.end)
     while True:
-        rows = db.execute_sql(CHUNK_SQL, (wallet_id, span.end, span.last_id, last_at, last_at,
+        rows = db.execute_sql(CHUNK_SQL, (wallet_id, end, span.last_id, last_at, last_at,
                                           last_id, chunk_rows)).fetchall()
         for row in rows:
             yield Line(*row)
