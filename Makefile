@@ -106,3 +106,10 @@ bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/run.py --workers $(or $(WORKERS),2) \
 		--connections $(or $(CONNECTIONS),32) --wallets $(or $(WALLETS),200)
+
+# Only history at scale (part of `make bench` too): a statement of 100,000 entries and the
+# balance at a moment on a wallet of 1,000,000, against one web process (about 3 minutes).
+.PHONY: bench-history
+bench-history: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/run.py --history-only \
+		$(if $(NAMESPACE),--namespace $(NAMESPACE))

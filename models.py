@@ -125,17 +125,21 @@ PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 STATUSES = (PENDING, SUCCEEDED, FAILED)
 
 
-def newest_first(query, id_field, *, index: str, limit: int, after: int | None) -> list:
+def newest_first(query, id_field, *, index: str | None, limit: int,
+                 after: int | None) -> list:
     """A keyset page of `query`, newest first: the rows with ids below `after` (all when
     None), at most `limit` + 1 of them, so the caller can tell whether more follow.
 
     FORCE INDEX `index`, the (owner, id) index that serves the list: with the whole row
     selected, MariaDB picks a `ref` on the index's first column and walks back from the
     newest row to the cursor (350,000 rows, 0.7 s, half way down a 1,000,000-entry
-    wallet) instead of seeking to it.
+    wallet) instead of seeking to it. `index` None lets the database choose (filters that
+    no one index serves).
     """
     if after is not None:
         query = query.where(id_field < after)
+    if index is None:
+        return list(query.order_by(id_field.desc()).limit(limit + 1))
     sql, params = query.order_by(id_field.desc()).limit(limit + 1).sql()
     source = f"FROM `{query.model._meta.table_name}` AS `t1`"
     if source not in sql:

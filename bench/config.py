@@ -84,7 +84,8 @@ class Sizes:
     small_wallets: int = 1_000  # settle rate at this many wallets...
     large_wallets: int = 100_000  # ...versus this many
     small_history: int = 1_000  # history latency at this many entries...
-    large_history: int = 1_000_000  # ...versus this many
+    large_history: int = 1_000_000  # ...versus this many; and balance at a moment on it
+    statement_entries: int = 100_000  # a year's statement of this many entries
 
 
 FULL = Sizes(wallets=10_000, phase_s=15, read_s=10, warmup_s=2, ceiling_s=15,

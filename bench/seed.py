@@ -8,7 +8,7 @@ rows never cross the wire one by one. Users, wallets and requests get consecutiv
 ids, so a population is three numbers: user i owns wallet `wallet_base + i`.
 """
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pymysql
 from argon2 import PasswordHasher
@@ -21,6 +21,8 @@ CHUNK_ROWS = 50_000
 PASSWORD = "bench password 0123"
 FINGERPRINT = "0" * 64
 SYSTEM_KEYS = (f"external:{CURRENCY}", f"fees:{CURRENCY}")
+# History wallets' entries are spread over a year before the seeding.
+YEAR_S = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,19 @@ class Population:
 
 @dataclass(frozen=True)
 class HistoryWallet:
-    """A wallet with `entries` deposits; `middle_entry_id` is its entry halfway back."""
+    """A wallet with `entries` deposits made one every `step_us` microseconds up to
+    `last_at`; `middle_entry_id` is its entry halfway back."""
 
     user_id: int
     wallet_id: int
     entries: int
     middle_entry_id: int
+    last_at: datetime
+    step_us: int
+
+    @property
+    def first_at(self) -> datetime:
+        return self.last_at - timedelta(microseconds=self.step_us * (self.entries - 1))
 
 
 def _now() -> datetime:
@@ -77,18 +86,19 @@ def system_wallets(conn: pymysql.connections.Connection) -> dict[str, int]:
 
 def _deposits(cur, *, request_base: int, user_sql: str, wallet_sql: str, low: int, high: int,
               amount_sql: str, balance_sql: str, key_prefix: str, external_id: int,
-              now: datetime) -> None:
+              now: datetime, at_sql: str = "%s") -> None:
     """Succeeded deposits for sequence numbers low..high, with their balanced entries.
 
     The `*_sql` arguments are SQL expressions of `i` (the 0-based sequence number), built
-    by this module from integers only.
+    by this module from integers only; `at_sql` (when each request and its entries were
+    made) has one `%s`, which is `now`.
     """
     rows = f"(SELECT CAST(seq AS SIGNED) AS i FROM seq_{low}_to_{high}) AS s"
     cur.execute(
         "INSERT INTO transaction_requests (id, user_id, type, status, currency, amount, fee, "
         "wallet_id, created_at, completed_at) "
         f"SELECT %s + i, {user_sql}, 'deposit', 'succeeded', %s, {amount_sql}, 0, {wallet_sql}, "
-        f"%s, %s FROM {rows}", (request_base, CURRENCY, now, now))
+        f"{at_sql}, {at_sql} FROM {rows}", (request_base, CURRENCY, now, now))
     cur.execute(
         "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, request_id, "
         f"created_at) SELECT {user_sql}, CONCAT(%s, i), %s, %s + i, %s FROM {rows}",
@@ -96,11 +106,11 @@ def _deposits(cur, *, request_base: int, user_sql: str, wallet_sql: str, low: in
     cur.execute(
         "INSERT INTO transactions (request_id, wallet_id, type, amount, fee, balance_after, "
         f"counterparty_wallet_id, created_at) SELECT %s + i, {wallet_sql}, 'deposit', "
-        f"{amount_sql}, 0, {balance_sql}, NULL, %s FROM {rows}", (request_base, now))
+        f"{amount_sql}, 0, {balance_sql}, NULL, {at_sql} FROM {rows}", (request_base, now))
     cur.execute(
         "INSERT INTO transactions (request_id, wallet_id, type, amount, fee, balance_after, "
         f"counterparty_wallet_id, created_at) SELECT %s + i, %s, 'deposit', -({amount_sql}), 0, "
-        f"NULL, {wallet_sql}, %s FROM {rows}", (request_base, external_id, now))
+        f"NULL, {wallet_sql}, {at_sql} FROM {rows}", (request_base, external_id, now))
 
 
 def population(conn: pymysql.connections.Connection, count: int, *, external_id: int,
@@ -145,9 +155,12 @@ def population(conn: pymysql.connections.Connection, count: int, *, external_id:
 
 
 def history_wallet(conn: pymysql.connections.Connection, entries: int, *,
-                   external_id: int) -> HistoryWallet:
-    """A new user whose wallet has `entries` deposits of 0.01 (balance = entries cents)."""
+                   external_id: int, span_s: int = YEAR_S) -> HistoryWallet:
+    """A new user whose wallet has `entries` deposits of 0.01 (balance = entries cents),
+    spread evenly over the `span_s` seconds before now, the last one now."""
     now = _now()
+    step_us = span_s * 1_000_000 // max(entries, 1)
+    at_sql = f"%s - INTERVAL ({int(entries) - 1} - i) * {int(step_us)} MICROSECOND"
     user_id, wallet_id = _next_id(conn, "users"), _next_id(conn, "wallets")
     request_base = _next_id(conn, "transaction_requests")
     with conn.cursor() as cur:
@@ -157,14 +170,15 @@ def history_wallet(conn: pymysql.connections.Connection, entries: int, *,
                      PasswordHasher().hash(PASSWORD), now, now))
         cur.execute("INSERT INTO wallets (id, user_id, currency, balance, version, created_at, "
                     "updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (wallet_id, user_id, CURRENCY, entries, entries, now, now))
+                    (wallet_id, user_id, CURRENCY, entries, entries,
+                     now - timedelta(seconds=span_s + 1), now))
         for low, high in _chunks(0, entries):
             # The i-th deposit leaves a balance of i + 1 cents.
             _deposits(cur, request_base=request_base, user_sql=str(int(user_id)),
                       wallet_sql=str(int(wallet_id)), low=low, high=high, amount_sql="1",
                       balance_sql="i + 1", key_prefix="bench-history-", external_id=external_id,
-                      now=now)
+                      now=now, at_sql=at_sql)
         cur.execute("SELECT id FROM transactions WHERE wallet_id = %s ORDER BY id DESC "
                     "LIMIT 1 OFFSET %s", (wallet_id, entries // 2))
         middle = cur.fetchone()[0]
-    return HistoryWallet(user_id, wallet_id, entries, middle)
+    return HistoryWallet(user_id, wallet_id, entries, middle, now, step_us)

@@ -10,6 +10,8 @@ from bench.growth import HistoryGrowth
 from bench.load import Load
 from bench.phases import CPU_ORDER, Audit, TransferPhase
 from bench.report import SKIPPED, Row, ms, pcts
+from bench.statements import AtScale
+from bench.statements import rows as at_scale_rows
 
 SETTLE_SHARE_OF_CEILING = 0.50  # uniform settled/s over the same run's SQL ceiling
 ACCEPT_P99_MS = 20.0            # accept p99 at half the peak rate
@@ -36,6 +38,7 @@ class Results:
     settle_growth: tuple[TransferPhase, TransferPhase] | None = None
     history_growth: HistoryGrowth | None = None
     two_phase: tuple[TransferPhase, TransferPhase] | None = None  # holds, then captures
+    at_scale: AtScale | None = None  # a statement of 100,000 entries, balance at on 1,000,000
 
     @property
     def ceiling_per_s(self) -> float:
@@ -121,6 +124,7 @@ def rows(r: Results) -> list[Row]:
         out.append(Row(f"4. reads: GET /v1/wallets/{{id}}/transactions, cache {cache}",
                        _answers(r.reads[f"history {cache}"], "200")))
     out += _growth_rows(r)
+    out += at_scale_rows(r.at_scale, skipped=SKIPPED)
     out.append(Row("6. settle / ceiling (uniform)",
                    f"{r.uniform.settle.rate_per_s:.0f} settled/s ÷ {r.ceiling_per_s:.0f} tx/s = "
                    f"{ratio:.0%}", f"≥ {SETTLE_SHARE_OF_CEILING:.0%}, audit clean",

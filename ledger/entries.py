@@ -1,15 +1,16 @@
-"""Ledger entries: the one home of SQL on the `transactions` table.
+"""Ledger entries: the one home of SQL writing the `transactions` table (a wallet's history
+as its owner reads it, pages, balances at a moment and statements: ledger/history.py).
 
 A request's entries are written in one INSERT, in the same transaction as the balances
 and the request's outcome; a second INSERT for the same request fails on the unique
-(request, wallet, type) key. A wallet's entries are read newest first, a page at a time.
+(request, wallet, type) key.
 """
 from collections.abc import Sequence
 from datetime import datetime
 
 from ledger.posting import Entry
 from locking.batch import Statement
-from models import Transaction, newest_first
+from models import Transaction
 
 
 def entries_insert(by_request: Sequence[tuple[int, Sequence[Entry]]], *,
@@ -32,12 +33,6 @@ def entries_insert(by_request: Sequence[tuple[int, Sequence[Entry]]], *,
         e.counterparty_wallet_id, now))
     return Statement("INSERT INTO transactions (request_id, wallet_id, type, amount, fee, "
                      f"balance_after, counterparty_wallet_id, created_at) VALUES {rows}", params)
-
-
-def of_wallet(wallet_id: int, *, limit: int, after: int | None) -> list[Transaction]:
-    """A page of a wallet's entries, newest first: `limit` + 1 rows tell of a next page."""
-    return newest_first(Transaction.select().where(Transaction.wallet == wallet_id),
-                        Transaction.id, index="entries_wallet_id", limit=limit, after=after)
 
 
 def of_request(request_id: int) -> list[Transaction]:

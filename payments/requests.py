@@ -2,7 +2,8 @@
 
 The door inserts a request `pending`; a settlement moves it to `succeeded` or `failed`,
 only while it is still pending (the guard that makes a racing attempt roll back); the
-sweeper and the ops page read it; a re-run puts a `retries_exhausted` one back.
+sweeper and the ops page read it; a re-run puts a `retries_exhausted` one back. (The
+caller's filtered list of its requests is payments/history.py.)
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,10 +20,8 @@ from models import (
     SUCCEEDED,
     Transaction,
     TransactionRequest,
-    User,
     Wallet,
     db,
-    newest_first,
     utcnow,
 )
 from payments.holds import HOLD_COLUMN_COUNT, HOLD_COLUMNS
@@ -134,16 +133,6 @@ def visible_to(user_id: int, request_id: int) -> TransactionRequest | None:
 
 def by_id(request_id: int) -> TransactionRequest:
     return TransactionRequest.get_by_id(request_id)
-
-
-def page_of(user: User, *, status: str | None, limit: int,
-            after: int | None) -> list[TransactionRequest]:
-    """A page of the user's requests, all or of one status, newest first."""
-    query = TransactionRequest.select().where(TransactionRequest.user == user)
-    if status is not None:
-        query = query.where(TransactionRequest.status == status)
-    return newest_first(query, TransactionRequest.id, limit=limit, after=after,
-                        index="requests_user_status" if status else "requests_user_id")
 
 
 def _marks(n: int) -> str:

@@ -16,13 +16,15 @@ from web.routes import (
     notifications,
     requests,
     service,
+    statements,
     users,
     wallets,
     webhooks,
 )
 
-TABLES = [users.routes, wallets.routes, money.routes, holds.routes, requests.routes,
-          notifications.routes, events.routes, webhooks.routes, service.routes, ops.routes]
+TABLES = [users.routes, wallets.routes, statements.routes, money.routes, holds.routes,
+          requests.routes, notifications.routes, events.routes, webhooks.routes, service.routes,
+          ops.routes]
 
 
 def build() -> RequestIdMiddleware:

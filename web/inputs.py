@@ -22,7 +22,7 @@ from errors import (
     ValidationError,
 )
 from infra import logs
-from models import STATUSES, User
+from models import User
 from money import JsonNumber
 
 VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}", re.ASCII)
@@ -202,14 +202,6 @@ def path_id(raw: str, missing: type) -> int:
 def wait_seconds() -> int:
     """The `?wait=` of a request read: 0 to MAX_WAIT_S seconds."""
     return query_int("wait", default=0, low=0, high=settings.MAX_WAIT_S)
-
-
-def status_filter() -> str | None:
-    """The `?status=` of the request list: one of the statuses, or None for all."""
-    status = bottle.request.query.get("status")
-    if status is not None and status not in STATUSES:
-        raise field_error("status", "must be pending, succeeded or failed")
-    return status
 
 
 def unread_filter() -> bool | None:

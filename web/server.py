@@ -45,6 +45,13 @@ class ProblemErrorTask(ErrorTask):
         self.write(body)
 
 
+# How much of an answer waitress keeps in memory for one connection before it starts a new
+# buffer. waitress never trims a buffer its client keeps pace with, so by default (16 MiB)
+# a streamed statement sat in memory up to 16 MiB at a time; at 1 MiB a year's statement
+# costs the process about as much as a page of history.
+OUTBUF_HIGH_WATERMARK_BYTES = 1024 * 1024
+
+
 class Channel(HTTPChannel):
     error_task_class = ProblemErrorTask
 
@@ -60,6 +67,7 @@ def serve(app: Callable) -> None:
         # X-Forwarded-For reaches the app, which believes it only from TRUSTED_PROXIES
         # (web.inputs.client_address); waitress's own rule knows one proxy, not a list.
         clear_untrusted_proxy_headers=False,
+        outbuf_high_watermark=OUTBUF_HIGH_WATERMARK_BYTES,
         channel_timeout=60, ident="wallet")
     server.channel_class = Channel
     server.run()

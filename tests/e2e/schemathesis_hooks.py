@@ -29,6 +29,8 @@ Two things a fuzzer does that a client never would, and that JSON Schema cannot 
                       counts it an integer; the contract wants JSON integers written as such
   exceeds_hold        a capture of more than the hold still reserves (its captures so far)
   refund_exceeds_original  a refund of more than is left of the original (its refunds so far)
+  validation_error    a statement whose `to` is not after its `from`, or more than 366 days
+                      after it (two fields' relation: each alone is a valid date-time)
 
 Every forgiven refusal is written, one JSON line each, to the file SCHEMATHESIS_FORGIVEN
 names, so the test can print what it forgave.
@@ -50,6 +52,7 @@ STORED: dict[str, str] = {}
 TAKEN: set[str] = set()
 DECIMALS = re.compile(r"[A-Z]{3} allows at most [0-9] decimal places")
 INTEGER_FIELDS = ("from_wallet_id", "to_wallet_id", "expires_in_s")
+STATEMENT = "GET /v1/wallets/{wallet_id}/statement"
 
 
 def whole_floats(body: object) -> set[str]:
@@ -75,6 +78,8 @@ def state_dependent(case, problem: dict) -> bool:
             "from_wallet_id" in body else (case.path_parameters or {}).get("wallet_id")
         return isinstance(body, dict) and source == body.get("to_wallet_id")
     if code == "validation_error":
+        if case.operation.label == STATEMENT and fields == {"to"}:
+            return {"from", "to"} <= set(case.query or {})
         return bool(fields) and fields <= whole_floats(body)
     return False
 

@@ -120,6 +120,19 @@ ENDPOINTS = {
     "close a wallet": ("DELETE", "/v1/wallets/{id}", None, "wallet_not_found", WALLET_TARGETS),
     "list a wallet's transactions": ("GET", "/v1/wallets/{id}/transactions", None,
                                      "wallet_not_found", WALLET_TARGETS),
+    "read a wallet's balance at a moment": ("GET", "/v1/wallets/{id}/balance"
+                                            "?at=2999-01-01T00:00:00Z", None,
+                                            "wallet_not_found", WALLET_TARGETS),
+    "read a wallet's statement": ("GET", "/v1/wallets/{id}/statement?from=2026-01-01T00:00:00Z"
+                                  "&to=2027-01-01T00:00:00Z", None, "wallet_not_found",
+                                  WALLET_TARGETS),
+    "read a wallet's statement as CSV": ("GET", "/v1/wallets/{id}/statement?format=csv"
+                                         "&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z",
+                                         None, "wallet_not_found", WALLET_TARGETS),
+    "filter the requests by a wallet": ("GET", "/v1/requests?wallet_id={id}", None,
+                                        "wallet_not_found",
+                                        [t for t in WALLET_TARGETS
+                                         if t != "the attacker's own closed wallet"]),
     "deposit into a wallet": ("POST", "/v1/wallets/{id}/deposits", {"amount": "1.00"},
                               "wallet_not_found", WALLET_TARGETS),
     "withdraw from a wallet": ("POST", "/v1/wallets/{id}/withdrawals", {"amount": "1.00"},
@@ -169,7 +182,9 @@ def test_an_id_that_is_not_the_callers_own_live_one_is_not_found_and_changes_not
 def test_someone_elses_id_and_a_missing_id_get_the_same_answer(scene):
     # Given the victim's funded wallet and an id that never existed
     attacker, theirs_id = scene["attacker"], scene["targets"]["the victim's funded wallet"]
-    for path in ("/v1/wallets/{id}", "/v1/wallets/{id}/transactions"):
+    for path in ("/v1/wallets/{id}", "/v1/wallets/{id}/transactions",
+                 "/v1/wallets/{id}/balance?at=2999-01-01T00:00:00Z",
+                 "/v1/wallets/{id}/statement?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"):
         # When the attacker reads both
         theirs = attacker.call("GET", path.format(id=theirs_id)).json()
         nobody = attacker.call("GET", path.format(id=NEVER_EXISTED)).json()

@@ -412,11 +412,72 @@ def list_cases() -> list[Case]:
     return cases
 
 
+# Moments that are not RFC 3339 date-times, for every history parameter that takes one.
+BAD_MOMENTS = {"sql": "2026-01-01T00:00:00Z%27%3B%20DROP%20TABLE%20transactions%3B--",
+               "date-only": "2026-01-01", "no-offset": "2026-01-01T00:00:00",
+               "space": "2026-01-01%2000:00:00Z", "epoch": "1767225600",
+               "feb-30": "2026-02-30T00:00:00Z", "hour-25": "2026-01-01T25:00:00Z",
+               "offset-99": "2026-01-01T00:00:00%2B99:00", "huge": "9" * 40, "empty": "",
+               "nul": "2026-01-01T00:00:00Z%00", "fullwidth": "%EF%BC%92026-01-01T00:00:00Z",
+               "year-0": "0000-01-01T00:00:00Z"}
+GOOD = "2026-01-01T00:00:00Z"
+
+
+def history_cases() -> list[Case]:
+    """The history reads' query parameters: moments, filters, formats (API.md 1.1)."""
+    balance = Endpoint("balance", "GET", "/v1/wallets/{wallet}/balance", None)
+    statement = Endpoint("statement", "GET", "/v1/wallets/{wallet}/statement", None)
+    requests = Endpoint("requests", "GET", "/v1/requests", None)
+    entries = Endpoint("transactions", "GET", "/v1/wallets/{wallet}/transactions", None)
+    cases = []
+    for label, raw in BAD_MOMENTS.items():
+        cases += [
+            Case(f"balance-at-{label}", balance, 422, "validation_error",
+                 path=f"/v1/wallets/{{wallet}}/balance?at={raw}", error_field="at"),
+            Case(f"statement-from-{label}", statement, 422, "validation_error",
+                 path=f"/v1/wallets/{{wallet}}/statement?from={raw}&to={GOOD}",
+                 error_field="from"),
+            Case(f"requests-created-to-{label}", requests, 422, "validation_error",
+                 path=f"/v1/requests?created_to={raw}", error_field="created_to"),
+            Case(f"transactions-created-from-{label}", entries, 422, "validation_error",
+                 path=f"/v1/wallets/{{wallet}}/transactions?created_from={raw}",
+                 error_field="created_from")]
+    cases += [
+        Case("statement-format-sql", statement, 422, "validation_error",
+             path=f"/v1/wallets/{{wallet}}/statement?from={GOOD}&to=2026-02-01T00:00:00Z"
+                  "&format=csv%27--", error_field="format"),
+        Case("statement-reversed", statement, 422, "validation_error",
+             path=f"/v1/wallets/{{wallet}}/statement?from=2026-02-01T00:00:00Z&to={GOOD}",
+             error_field="to"),
+        Case("statement-ten-years", statement, 422, "validation_error",
+             path=f"/v1/wallets/{{wallet}}/statement?from={GOOD}&to=2036-01-01T00:00:00Z",
+             error_field="to"),
+        Case("transactions-type-sql", entries, 422, "validation_error",
+             path="/v1/wallets/{wallet}/transactions?type=deposit%27%20OR%201=1--",
+             error_field="type"),
+        Case("requests-metadata-key-sql", requests, 422, "validation_error",
+             path="/v1/requests?metadata%5B%22)%20OR%201=1--%5D=x",
+             error_field='metadata[") OR 1=1--]'),
+        Case("requests-metadata-path-injection", requests, 422, "validation_error",
+             path="/v1/requests?metadata%5Ba%22.%22b%5D=x", error_field='metadata[a"."b]'),
+        Case("requests-metadata-value-too-long", requests, 422, "validation_error",
+             path="/v1/requests?metadata%5Bk%5D=" + "v" * 501, error_field="metadata[k]"),
+        Case("requests-metadata-value-not-utf8", requests, 422, "validation_error",
+             path="/v1/requests?metadata%5Bk%5D=%FF%FE", error_field="metadata[k]"),
+        Case("requests-two-metadata-filters", requests, 422, "validation_error",
+             path="/v1/requests?metadata%5Ba%5D=1&metadata%5Bb%5D=2", error_field="metadata"),
+        Case("requests-wallet-id-too-big", requests, 422, "validation_error",
+             path="/v1/requests?wallet_id=9223372036854775808", error_field="wallet_id"),
+        Case("requests-unknown-filter", requests, 422, "validation_error",
+             path="/v1/requests?amount=1", error_field="amount")]
+    return cases
+
+
 CASES = [c for e in BODY_ENDPOINTS for c in generic_cases(e)]
 CASES += [c for e in IDEMPOTENT_ENDPOINTS for c in key_cases(e)]
 CASES += [c for e in MONEY_ENDPOINTS for c in amount_cases(e)]
 CASES += user_cases() + token_cases() + profile_cases() + wallet_cases() + path_cases()
-CASES += transfer_cases() + list_cases()
+CASES += transfer_cases() + list_cases() + history_cases()
 
 
 # -- the world the cases run in ---------------------------------------------------------

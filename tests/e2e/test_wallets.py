@@ -307,7 +307,7 @@ def test_the_transactions_page_lists_deposits_newest_first_net_of_fee(client, th
     assert [i["balance_after"] for i in items] == ["298.50", "199.00", "99.50"]
     assert items[0]["id"] > items[1]["id"] > items[2]["id"]
     assert set(items[0]) == {"id", "request_id", "type", "amount", "fee", "balance_after",
-                             "counterparty_wallet_id", "created_at"}
+                             "counterparty_wallet_id", "created_at", "description"}
     # And the balance is the sum of the entries
     assert client.wallet(wallet["id"])["balance"] == "298.50"
 

@@ -87,7 +87,10 @@ SCHEMAS: dict[str, Schema] = {
         "amount": {**SIGNED_MONEY, "description": "Signed and net of fees: a wallet's balance "
                                                   "is the sum of its entries' amounts."},
         "fee": MONEY, "balance_after": MONEY, "counterparty_wallet_id": nullable(ID),
-        "created_at": TIME}, description="One ledger entry of a wallet."),
+        "created_at": TIME,
+        "description": {**nullable({"type": "string"}), "description": "Its request's "
+                        "description (both sides of a transfer show the sender's)."}},
+        description="One ledger entry of a wallet."),
     "Request": obj({
         "id": ID, "type": {"type": "string", "enum": REQUEST_TYPES},
         "status": {"type": "string", "enum": list(STATUSES)},
@@ -152,7 +155,7 @@ REQUEST = {"id": 345, "type": "deposit", "status": "pending", "currency": "USD",
 DONE = {**REQUEST, "status": "succeeded", "completed_at": T1}
 TRANSACTION = {"id": 901, "request_id": 345, "type": "deposit", "amount": "99.50",
                "fee": "0.50", "balance_after": "99.50", "counterparty_wallet_id": None,
-               "created_at": T1}
+               "created_at": T1, "description": None}
 NOTE = {"id": 55, "type": "deposit_succeeded", "title": "Deposit of 100.00 USD succeeded",
         "body": "Deposit of 100.00 USD succeeded.", "read": False, "request_id": 345,
         "created_at": T1}

@@ -5,7 +5,7 @@ examples, helpers) are in `parts`. It is mostly data, built once per process. Th
 page has a document of its own, for operators only (see `ops`).
 """
 from models import STATUSES
-from web.openapi import events, two_phase
+from web.openapi import events, history, two_phase
 from web.openapi.accepted import WAIT
 from web.openapi.links import with_links
 from web.openapi.parts import (
@@ -137,7 +137,8 @@ def paths() -> dict[str, Schema]:
             "list_wallet_transactions", "The wallet's ledger entries", "wallets",
             {"200": success("A page of transactions.", ref("TransactionPage"),
                             {"items": [TRANSACTION], "next_cursor": CURSOR})},
-            params=(wallet_id,), paged=True, errors={404: ("wallet_not_found",)})},
+            params=(wallet_id, *history.ENTRY_FILTERS), paged=True,
+            errors={404: ("wallet_not_found",)}, description=history.FILTERS_NOTE)},
         "/v1/wallets/{wallet_id}/deposits": {"post": operation(
             "create_deposit", "Deposit money into a wallet", "money", accepted,
             body=("AmountBody", {"amount": "100.00"}), params=(wallet_id,), idempotent=True,
@@ -167,9 +168,10 @@ def paths() -> dict[str, Schema]:
             "list_requests", "The caller's requests", "requests",
             {"200": success("A page of requests.", ref("RequestPage"),
                             {"items": [DONE], "next_cursor": None})},
-            params=(param("status", "query", {"type": "string", "enum": list(STATUSES)},
-                          "Only requests in this status."),),
-            paged=True)},
+            params=history.request_filters(param(
+                "status", "query", {"type": "string", "enum": list(STATUSES)},
+                "Only requests in this status.")),
+            paged=True, errors={404: ("wallet_not_found",)}, description=history.FILTERS_NOTE)},
         "/v1/notifications": {"get": operation(
             "list_notifications", "The caller's notifications", "notifications",
             {"200": success("A page of notifications.", ref("NotificationPage"),
@@ -229,8 +231,10 @@ def build() -> dict:
     """Assemble the public document (fresh every call); the ops page has its own, for
     operators only (see web/openapi/ops.py)."""
     return assemble(title="Wallet service API", description=DESCRIPTION,
-                    paths_=with_links({**paths(), **two_phase.paths(), **events.paths()}),
-                    tags=TAGS, schemas={**two_phase.SCHEMAS, **events.SCHEMAS},
+                    paths_=with_links({**paths(), **history.paths(), **two_phase.paths(),
+                                       **events.paths()}),
+                    tags=TAGS, schemas={**two_phase.SCHEMAS, **events.SCHEMAS,
+                                        **history.SCHEMAS}, headers=history.HEADERS,
                     schemes={"bearerAuth": {
                         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                         "description": "An HS256 JWT from POST /v1/auth/token."}})

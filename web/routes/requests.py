@@ -1,18 +1,21 @@
 """/v1/requests: a request's state (with `?wait=`), the caller's list of them, refunds."""
+import hashlib
+
 from errors import RequestNotFound
 from models import PENDING
-from payments import refunds, requests, waits
+from payments import history, refunds, waits
+from payments.history import RequestFilters
 from web import polls, views
+from web.filters import request_filters
 from web.http import json_response
 from web.inputs import (
     current_user,
     idempotency_key,
     path_id,
     read_json,
-    status_filter,
     wait_seconds,
 )
-from web.pages import PAGE_PARAMS, page_args, rendered_page
+from web.pages import page_args, rendered_page
 from web.routes.money import DETAILS, accepted, details_of
 from web.routing import Routes
 
@@ -38,14 +41,17 @@ def get_request(request_id):
     return json_response(200, views.request(waits.settled_view(request)), headers=headers)
 
 
-@routes.get("/v1/requests", query=PAGE_PARAMS | {"status"})
+# Its parameters are checked by web.filters.request_filters: `metadata[KEY]` is open-ended.
+@routes.get("/v1/requests", query=None)
 def get_requests():
     user = current_user()
-    status = status_filter()
-    scope = f"requests:{user.id}"
+    filters = request_filters(user)
+    # The cursor's scope names the filters: a cursor of one list cannot page another.
+    scope = f"requests:{user.id}" + ("" if filters == RequestFilters() else
+                                     ":" + hashlib.sha256(filters.key().encode()).hexdigest())
     limit, after = page_args(scope)
     return json_response(200, rendered_page(
-        requests.page_of(user, status=status, limit=limit, after=after), limit=limit,
+        history.page_of(user, filters, limit=limit, after=after), limit=limit,
         scope=scope, render=views.request))
 
 

@@ -1,16 +1,20 @@
 """/v1/wallets: opening, reading and closing wallets, and a wallet's ledger entries."""
+import hashlib
+
 import bottle
 import orjson
 
 from accounts import wallets
 from errors import WalletNotFound
 from infra import cache
-from ledger import entries
+from ledger import history
+from ledger.history import EntryFilters
 from payments import closing
 from web import views
+from web.filters import ENTRY_PARAMS, entry_filters
 from web.http import json_response
 from web.inputs import current_user, idempotency_key, path_id, read_json
-from web.pages import PAGE_PARAMS, page_args, rendered_page
+from web.pages import page_args, rendered_page
 from web.routing import Routes
 
 routes = Routes()
@@ -47,24 +51,29 @@ def delete_wallet(wallet_id):
     return bottle.HTTPResponse(status=204)
 
 
-def history_cache_key(wallet: dict, limit: int, after: int | None) -> str:
+def history_cache_key(wallet: dict, filters: EntryFilters, limit: int, after: int | None) -> str:
     """Where a rendered page of entries is cached, named by parsed values only (so no query
     string can mint keys): any change to the wallet bumps its version, so a cached page can
     never show an older ledger than the wallet it belongs to."""
-    return f"history:{wallet['id']}:v{wallet['version']}:{limit}:{after or 0}"
+    named = hashlib.sha256(filters.key().encode()).hexdigest()[:16] if filters.key() != "||" \
+        else "all"
+    return f"history:{wallet['id']}:v{wallet['version']}:{named}:{limit}:{after or 0}"
 
 
-@routes.get("/v1/wallets/<wallet_id>/transactions", query=PAGE_PARAMS)
+@routes.get("/v1/wallets/<wallet_id>/transactions", query=ENTRY_PARAMS)
 def get_wallet_transactions(wallet_id):
     wallet = wallets.get_wallet(current_user(), path_id(wallet_id, WalletNotFound))
-    scope = f"transactions:{wallet['id']}"
+    filters = entry_filters()
+    # The cursor's scope names the filters: a cursor of one list cannot page another.
+    scope = f"transactions:{wallet['id']}" + (f":{filters.key()}" if filters.key() != "||"
+                                              else "")
     limit, after = page_args(scope)
-    key = history_cache_key(wallet, limit, after)
+    key = history_cache_key(wallet, filters, limit, after)
     cached = cache.get(key)
     if cached is not None:
         return json_response(200, orjson.Fragment(cached))
-    body = rendered_page(entries.of_wallet(wallet["id"], limit=limit, after=after), limit=limit,
-                         scope=scope, render=lambda row: views.transaction(row,
-                                                                           wallet["currency"]))
+    body = rendered_page(history.page_of(wallet["id"], filters, limit=limit, after=after),
+                         limit=limit, scope=scope,
+                         render=lambda row: views.transaction(row, wallet["currency"]))
     cache.put(key, orjson.dumps(body))
     return json_response(200, body)
