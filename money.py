@@ -26,6 +26,18 @@ class JsonNumber(str):
     """The literal text of a non-integer JSON number, kept so it is never a float."""
 
 
+def is_text(value: object) -> bool:
+    """Whether a parsed JSON value is a string: a `JsonNumber` is text, but a number's.
+
+    Parameters:
+      value: a value of a body parsed by web.inputs.read_json.
+
+    Returns:
+      True for a JSON string only (so `1.5` never passes for `"1.5"`).
+    """
+    return isinstance(value, str) and not isinstance(value, JsonNumber)
+
+
 def parse_currency(code: object) -> str:
     """Check a currency code.
 

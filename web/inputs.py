@@ -23,7 +23,7 @@ from errors import (
 )
 from infra import logs
 from models import STATUSES, User
-from money import JsonNumber
+from money import JsonNumber, is_text
 
 VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}", re.ASCII)
 JSON_TYPE = "application/json"
@@ -110,7 +110,7 @@ def field_error(field: str, message: str) -> ValidationError:
 
 def require_string(doc: dict, field: str) -> str:
     value = doc.get(field)
-    if not isinstance(value, str):
+    if not is_text(value):
         raise field_error(field, "is required and must be a string")
     return value
 
