@@ -4,6 +4,7 @@ Amounts live as integer minor units everywhere inside the service; strings in ma
 units exist only at the edge. No float ever touches an amount.
 """
 import re
+from typing import TypeGuard
 
 from iso4217 import Currency
 
@@ -26,7 +27,7 @@ class JsonNumber(str):
     """The literal text of a non-integer JSON number, kept so it is never a float."""
 
 
-def is_text(value: object) -> bool:
+def is_text(value: object) -> TypeGuard[str]:
     """Whether a parsed JSON value is a string: a `JsonNumber` is text, but a number's.
 
     Parameters:
