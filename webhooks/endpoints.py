@@ -26,6 +26,10 @@ SECRET_BYTES = 32
 MAX_DESCRIPTION_CHARS = 255
 
 
+# `events` left out of a registration: every type (a JSON null is not "left out").
+EVERY_TYPE = object()
+
+
 def new_secret() -> str:
     """`whsec_` + base64 of SECRET_BYTES random bytes (Standard Webhooks' format)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
@@ -36,9 +40,10 @@ def _refuse(field: str, message: str) -> ValidationError:
 
 
 def event_types(value: object) -> list[str]:
-    """The event types a webhook asks for: all of them when omitted, else a non-empty list of
-    known types (kept in the contract's order, each once)."""
-    if value is None:
+    """The event types a webhook asks for: all of them when omitted (EVERY_TYPE), else a
+    non-empty list of known types (kept in the contract's order, each once); an explicit
+    `null` is refused like any other non-list."""
+    if value is EVERY_TYPE:
         return list(events.TYPES)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise _refuse("events", "must be a non-empty list of event types")
@@ -55,7 +60,7 @@ def description_of(value: object) -> str | None:
     return value
 
 
-def register(user: User, *, key: str, url: object, kinds: object = None,
+def register(user: User, *, key: str, url: object, kinds: object = EVERY_TYPE,
              description: object = None) -> tuple[Webhook, bool]:
     """Register a webhook of the caller, at most once per Idempotency-Key.
 

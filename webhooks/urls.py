@@ -1,13 +1,17 @@
 """What a webhook URL may be, and which addresses the service may call (SSRF rules).
 
 A URL is `https://` (`http://` too in development and test), at most MAX_URL_CHARS
-characters, with a host and no credentials. Outside development and test, unless
+characters, with a host and no credentials, of the shape URL_PATTERN (the document
+publishes the same pattern, so what it calls valid the service accepts): the host a DNS
+name (IDNs in their `xn--` form) or an IPv4 address, an optional port, and a path without
+spaces or control characters. Outside development and test, unless
 WEBHOOK_ALLOW_PRIVATE, every address its host resolves to must be a public unicast one:
 not loopback, private, link-local, multicast, unspecified or otherwise reserved. The same
 check runs again at delivery time on the address actually connected to (transport.py),
 so a name that resolves elsewhere by then gains nothing.
 """
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -15,6 +19,9 @@ import settings
 from errors import InvalidWebhookUrl
 
 MAX_URL_CHARS = 2048
+# Scheme, host (letters, digits, dots, hyphens), port 0-65535, then path, query, fragment.
+URL_PATTERN = (r"^https?://[A-Za-z0-9.-]+(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|"
+               r"6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(?:[/?#][^\x00-\x20\s]*)?$")
 
 
 def private_allowed() -> bool:
@@ -64,6 +71,9 @@ def checked_url(url: object) -> str:
         raise _refuse("must not carry credentials")
     if any(c.isspace() or ord(c) < 0x21 for c in url):
         raise _refuse("must not contain spaces or control characters")
+    if not re.fullmatch(URL_PATTERN, url):
+        raise _refuse("must be scheme://host[:port][/path], the host a DNS name or an IPv4 "
+                      "address")
     if not private_allowed():
         try:
             found = {str(info[4][0]) for info in socket.getaddrinfo(

@@ -92,17 +92,33 @@ def test_no_user_gets_more_webhooks_than_allowed_even_when_registering_at_once(r
     assert len(endpoints.of_user(user)) == 3
 
 
+SHAPE = "must be scheme://host[:port][/path], the host a DNS name or an IPv4 address"
+
+
 @pytest.mark.parametrize("url, why", [
     ("ftp://example.com/x", "must start with https:// or http://"),
     ("https://user:pass@example.com/x", "must not carry credentials"),
     ("https:///x", "must name a host"),
     ("https://example.com/" + "a" * 2030, "must be at most 2048 characters"),
     (7, "must be a string"),
+    ("https://shop\x00.example/x", "must not contain spaces or control characters"),
+    ("https://[::1]/x", SHAPE),
+    ("https://sh\u00f6p.example/x", SHAPE),
+    ("https://shop.example:99999/x", "is not a valid URL"),
 ])
 def test_a_malformed_url_is_refused_as_invalid_webhook_url(url, why):
     with pytest.raises(InvalidWebhookUrl) as refused:
         endpoints.register(new_user(), key=unique("k"), url=url)
     assert refused.value.errors == [{"field": "url", "message": why}]
+
+
+def test_events_sent_as_null_are_refused_while_left_out_they_mean_every_type():
+    with pytest.raises(ValidationError) as refused:
+        endpoints.register(new_user(), key=unique("k"), url="https://example.com/x", kinds=None)
+    assert refused.value.errors == [{"field": "events",
+                                     "message": "must be a non-empty list of event types"}]
+    every, _ = endpoints.register(new_user(), key=unique("k"), url="https://example.com/x")
+    assert Webhook.get_by_id(every.id).events == list(events.TYPES)
 
 
 def test_an_unknown_event_type_is_refused_naming_it():

@@ -16,6 +16,7 @@ from referencing.jsonschema import DRAFT202012
 from web.openapi import ops as openapi_ops
 from web.openapi import public as openapi
 from web.problems import INTERNAL, PROBLEMS
+from webhooks import urls
 
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 PUBLIC = {("post", "/v1/users"), ("post", "/v1/auth/token"), ("get", "/healthz"),
@@ -275,3 +276,10 @@ def test_the_links_walk_from_sign_up_to_a_wallet_to_money_to_its_request(public)
 
 def test_the_operators_document_has_no_links(ops_doc):
     assert list(links(ops_doc)) == []
+
+
+def test_the_documented_webhook_url_pattern_is_the_one_the_service_checks():
+    url = openapi.document()["components"]["schemas"]["WebhookCreate"]["properties"]["url"]
+    assert url["pattern"] == urls.URL_PATTERN
+    assert re.fullmatch(url["pattern"], "https://shop.example:8443/hooks?x=1")
+    assert not re.fullmatch(url["pattern"], "https://shop.example/a b")

@@ -18,7 +18,7 @@ from web.openapi.parts import (
 )
 from web.openapi.two_phase import HOLD
 from webhooks.endpoints import MAX_DESCRIPTION_CHARS
-from webhooks.urls import MAX_URL_CHARS
+from webhooks.urls import MAX_URL_CHARS, URL_PATTERN
 
 EVENT_TYPE: Schema = {"type": "string", "enum": list(TYPES)}
 SCHEMAS: dict[str, Schema] = {
@@ -32,8 +32,10 @@ SCHEMAS: dict[str, Schema] = {
                                      "next), or `after` itself when none came back."}},
                      description="The caller's events after a point, oldest first."),
     "WebhookCreate": obj({
-        "url": {"type": "string", "maxLength": MAX_URL_CHARS, "description":
-                "`https://` (`http://` too in development and test), without credentials; "
+        "url": {"type": "string", "maxLength": MAX_URL_CHARS, "pattern": URL_PATTERN,
+                "description":
+                "`https://` (`http://` too in development and test), without credentials, "
+                "the host a DNS name (an IDN in its `xn--` form) or an IPv4 address; "
                 "outside development and test it may not reach a loopback, private, "
                 "link-local, multicast or reserved address (unless WEBHOOK_ALLOW_PRIVATE)."},
         "events": {"type": "array", "minItems": 1, "items": EVENT_TYPE, "description":

@@ -34,7 +34,7 @@ def post_webhook():
     key = idempotency_key()
     doc = read_json(allowed={"url", "events", "description"})
     row, replayed = endpoints.register(user, key=key, url=doc.get("url"),
-                                       kinds=doc.get("events"),
+                                       kinds=doc.get("events", endpoints.EVERY_TYPE),
                                        description=doc.get("description"))
     headers = {"Location": f"/v1/webhooks/{row.id}"}
     if replayed:
