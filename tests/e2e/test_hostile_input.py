@@ -631,6 +631,7 @@ BAD_EVENT_LISTS = {
     "nested": [["hold.expired"]],
     "one-bad-among-good": ["hold.expired", "hold.exploded"], "json-string": "hold.expired",
     "json-object": {"hold.expired": True}, "json-true": True, "1000-unknown": ["x"] * 1000,
+    "json-null": None,  # only leaving `events` out means every type
 }
 
 
