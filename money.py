@@ -4,6 +4,7 @@ Amounts live as integer minor units everywhere inside the service; strings in ma
 units exist only at the edge. No float ever touches an amount.
 """
 import re
+from typing import TypeGuard
 
 from iso4217 import Currency
 
@@ -24,6 +25,18 @@ BP_PER_UNIT = 10_000
 
 class JsonNumber(str):
     """The literal text of a non-integer JSON number, kept so it is never a float."""
+
+
+def is_text(value: object) -> TypeGuard[str]:
+    """Whether a parsed JSON value is a string: a `JsonNumber` is text, but a number's.
+
+    Parameters:
+      value: a value of a body parsed by web.inputs.read_json.
+
+    Returns:
+      True for a JSON string only (so `1.5` never passes for `"1.5"`).
+    """
+    return isinstance(value, str) and not isinstance(value, JsonNumber)
 
 
 def parse_currency(code: object) -> str:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from errors import ValidationError
+from money import is_text
 
 MAX_DESCRIPTION_CHARS = 255
 MAX_METADATA_KEYS = 20
@@ -50,7 +51,7 @@ def parse_details(description: object = None, metadata: object = None) -> Detail
       ValidationError: naming the field (`metadata.KEY` for a bad value).
     """
     if description is not None:
-        if not isinstance(description, str):
+        if not is_text(description):
             raise _refuse("description", "must be a string")
         if len(description) > MAX_DESCRIPTION_CHARS:
             raise _refuse("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters")
@@ -64,7 +65,7 @@ def parse_details(description: object = None, metadata: object = None) -> Detail
         if not METADATA_KEY.fullmatch(key):
             raise _refuse("metadata", f"key {key[:50]!r} must be 1 to 40 characters of "
                                       "A-Z, a-z, 0-9, '_', '.' or '-'")
-        if not isinstance(value, str):
+        if not is_text(value):
             raise _refuse(f"metadata.{key}", "must be a string")
         if len(value) > MAX_METADATA_VALUE_CHARS:
             raise _refuse(f"metadata.{key}",

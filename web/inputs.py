@@ -23,11 +23,14 @@ from errors import (
 )
 from infra import logs
 from models import User
-from money import JsonNumber
+from money import JsonNumber, is_text
 
 VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}", re.ASCII)
 JSON_TYPE = "application/json"
 PATH_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
+# What is left of a `\uD800`-`\uDFFF` escape once the parser has joined every pair: a lone
+# surrogate, which no UTF-8 text can hold (RFC 7493 forbids it) and no column can store.
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # -- bodies -----------------------------------------------------------------------------
@@ -42,6 +45,23 @@ def _no_duplicates(pairs: list) -> dict:
 
 def _no_constants(name: str):
     raise InvalidJson(f"{name} is not valid JSON.")
+
+
+def _holds_a_lone_surrogate(doc: object) -> bool:
+    """Whether any key or string value of a parsed body is a lone surrogate (walked without
+    recursion: a body may nest as deep as the parser allows)."""
+    pending = [doc]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def read_json(*, allowed: set[str]) -> dict:
@@ -72,6 +92,9 @@ def read_json(*, allowed: set[str]) -> dict:
                          parse_float=JsonNumber, parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidJson("The body is not valid UTF-8 JSON.") from None
+    if _holds_a_lone_surrogate(doc):
+        raise InvalidJson("The body is not valid UTF-8 JSON: a string holds a lone "
+                          "surrogate escape (\\uD800 to \\uDFFF without its pair).")
     if not isinstance(doc, dict):
         raise InvalidJson("The body must be one JSON object.")
     unknown = sorted(set(doc) - allowed)
@@ -87,7 +110,7 @@ def field_error(field: str, message: str) -> ValidationError:
 
 def require_string(doc: dict, field: str) -> str:
     value = doc.get(field)
-    if not isinstance(value, str):
+    if not is_text(value):
         raise field_error(field, "is required and must be a string")
     return value
 

@@ -17,6 +17,7 @@ from accounts import events
 from errors import TooManyWebhooks, ValidationError, WebhookNotFound
 from infra import idempotency
 from models import User, Webhook, WebhookDelivery, db, newest_first, utcnow
+from money import is_text
 from webhooks.urls import checked_url
 
 ENDPOINT = "POST /v1/webhooks"
@@ -53,7 +54,7 @@ def event_types(value: object) -> list[str]:
 
 
 def description_of(value: object) -> str | None:
-    if value is not None and (not isinstance(value, str) or len(value) > MAX_DESCRIPTION_CHARS):
+    if value is not None and (not is_text(value) or len(value) > MAX_DESCRIPTION_CHARS):
         raise _refuse("description", f"must be a string of at most {MAX_DESCRIPTION_CHARS} "
                                      "characters")
     return value

@@ -31,6 +31,11 @@ Two things a fuzzer does that a client never would, and that JSON Schema cannot 
   refund_exceeds_original  a refund of more than is left of the original (its refunds so far)
   validation_error    a statement whose `to` is not after its `from`, or more than 366 days
                       after it (two fields' relation: each alone is a valid date-time)
+  hold_not_active     a capture or void of a hold already ended (captured, voided, expired)
+                      or not active yet (its request still pending)
+  not_refundable      a refund of a request with nothing left to refund, or of the caller's
+                      own request that has no recipient
+  too_many_webhooks   a registration past MAX_WEBHOOKS_PER_USER live webhooks
 
 Every forgiven refusal is written, one JSON line each, to the file SCHEMATHESIS_FORGIVEN
 names, so the test can print what it forgave.
@@ -67,7 +72,8 @@ def state_dependent(case, problem: dict) -> bool:
     """Whether the refusal is one of those the module docstring lists, for this request."""
     code, body = problem.get("code"), case.body
     fields = {error.get("field") for error in problem.get("errors") or []}
-    if code in ("currency_mismatch", "exceeds_hold", "refund_exceeds_original"):
+    if code in ("currency_mismatch", "exceeds_hold", "refund_exceeds_original",
+                "hold_not_active", "not_refundable", "too_many_webhooks"):
         return True
     if code == "invalid_cursor":
         return "cursor" in (case.query or {})

@@ -1,6 +1,8 @@
 """The API as an attacker sees it, over real HTTP against real web and worker processes.
 
-Four fronts: someone else's ids (and deleted ones) get 404 and change nothing; forged,
+Four fronts: someone else's ids (and deleted ones: wallets, requests, notifications, and
+since version 1.1 holds, refunds of requests and webhooks; events never cross from one
+user's feed to another's) get 404 and change nothing; forged,
 stale or confused tokens get 401; login neither gives way to a burst nor tells which
 emails exist; and no secret ends up in a log line or a response body.
 """
@@ -19,7 +21,7 @@ import pytest
 from jwt.algorithms import HMACAlgorithm
 
 import settings
-from models import Notification, Transaction, TransactionRequest, Wallet, db
+from models import Event, Hold, Notification, Transaction, TransactionRequest, Wallet, Webhook, db
 from tests.helpers import (
     PASSWORD,
     ROOT,
@@ -57,16 +59,39 @@ def footprint(*clients: Client) -> dict:
                 Notification.user.in_(ids))),
             "entries": Transaction.select().where(
                 Transaction.wallet.in_([w[0] for w in wallets])).count(),
+            "holds": sorted((h.id, h.status, h.captured, h.updated_at) for h in Hold.select()
+                            .where(Hold.user_id.in_(ids) | Hold.to_user_id.in_(ids))),
+            "webhooks": sorted((w.id, w.url, w.deleted_at) for w in Webhook.select().where(
+                Webhook.user_id.in_(ids))),
+            "events": Event.select().where(Event.user_id.in_(ids)).count(),
         }
     finally:
         db.close()
 
 
 def api_view(client: Client) -> dict:
-    """What a user itself sees of its wallets, requests and notifications."""
+    """What a user itself sees of its wallets, requests, notifications, holds, webhooks and
+    events."""
     return {"wallets": client.call("GET", "/v1/wallets").json()["items"],
             "requests": client.call("GET", "/v1/requests?limit=100").json()["items"],
-            "notifications": client.call("GET", "/v1/notifications?limit=100").json()["items"]}
+            "notifications": client.call("GET", "/v1/notifications?limit=100").json()["items"],
+            "holds": client.call("GET", "/v1/holds?limit=100").json()["items"],
+            "webhooks": client.call("GET", "/v1/webhooks").json()["items"],
+            "events": client.call("GET", "/v1/events?limit=100").json()["items"]}
+
+
+def placed(client: Client, wallet_id: int, amount: str) -> int:
+    """The id of a hold `client` placed (naming no recipient) once it is active."""
+    accepted = client.move(f"/v1/wallets/{wallet_id}/holds", {"amount": amount})
+    assert client.settled(accepted["id"])["status"] == "succeeded", accepted
+    return accepted["hold_id"]
+
+
+def registered(client: Client) -> int:
+    res = client.call("POST", "/v1/webhooks", key=unique("hook"),
+                      json={"url": "http://127.0.0.1:9/attacked", "events": ["hold.expired"]})
+    assert res.status_code == 201, res.text
+    return res.json()["id"]
 
 
 def system_account(kind: str, currency: str) -> int:
@@ -78,9 +103,11 @@ def system_account(kind: str, currency: str) -> int:
 
 # -- the scene: a victim with money, an attacker with its own wallet -------------------------
 @pytest.fixture(scope="module")
-def scene(stack) -> dict:
-    """A victim with a funded, an empty and a closed wallet, and an attacker with a funded
-    and a closed wallet of its own. Tests must leave all of it exactly as they found it."""
+def scene(stack):
+    """A victim with a funded, an empty and a closed wallet, a hold, a transfer it received,
+    a webhook and a deleted one, and an attacker with a funded and a closed wallet, a hold
+    and a webhook and a deleted one of its own. Tests must leave all of it exactly as they
+    found it. The webhooks are deleted on the way out."""
     victim, attacker = Client(stack).sign_up(), Client(stack).sign_up()
     funded = victim.open_wallet("USD")
     empty = victim.open_wallet("GBP")
@@ -94,7 +121,17 @@ def scene(stack) -> dict:
     assert attacker.settled(attacker.deposit(own["id"], "20.00")["id"])["status"] == "succeeded"
     own_closed = attacker.open_wallet("CHF")
     assert attacker.call("DELETE", f"/v1/wallets/{own_closed['id']}").status_code == 204
-    return {"victim": victim, "attacker": attacker, "own": own["id"], "targets": {
+    payer = Client(stack).sign_up()
+    payer_wallet = payer.open_wallet("USD")["id"]
+    assert payer.settled(payer.deposit(payer_wallet, "10.00")["id"])["status"] == "succeeded"
+    received = payer.transfer(payer_wallet, funded["id"], "3.00")["id"]
+    assert payer.settled(received)["status"] == "succeeded"
+    deleted_hooks = {client: registered(client) for client in (victim, attacker)}
+    for client, hook in deleted_hooks.items():
+        assert client.call("DELETE", f"/v1/webhooks/{hook}").status_code == 204
+    placed(attacker, own["id"], "1.00")
+    registered(attacker)
+    yield {"victim": victim, "attacker": attacker, "own": own["id"], "targets": {
         "the victim's funded wallet": funded["id"],
         "the victim's empty wallet": empty["id"],
         "the victim's closed wallet": closed["id"],
@@ -106,7 +143,17 @@ def scene(stack) -> dict:
         "a request id that never existed": NEVER_EXISTED,
         "the victim's notification": notes[0]["id"],
         "a notification id that never existed": NEVER_EXISTED,
+        "the victim's hold": placed(victim, funded["id"], "5.00"),
+        "a hold id that never existed": NEVER_EXISTED,
+        "a transfer the victim received": received,
+        "the victim's webhook": registered(victim),
+        "the victim's deleted webhook": deleted_hooks[victim],
+        "the attacker's own deleted webhook": deleted_hooks[attacker],
+        "a webhook id that never existed": NEVER_EXISTED,
     }}
+    for client in (victim, attacker):
+        for hook in client.call("GET", "/v1/webhooks").json()["items"]:
+            assert client.call("DELETE", f"/v1/webhooks/{hook['id']}").status_code == 204
 
 
 WALLET_TARGETS = ["the victim's funded wallet", "the victim's empty wallet",
@@ -150,6 +197,34 @@ ENDPOINTS = {
                                  ["the victim's notification",
                                   "a notification id that never existed"]),
 }
+HOLD_TARGETS = ["the victim's hold", "a hold id that never existed"]
+REFUND_TARGETS = ["the victim's request", "a transfer the victim received",
+                  "a request id that never existed"]
+WEBHOOK_TARGETS = ["the victim's webhook", "the victim's deleted webhook",
+                   "the attacker's own deleted webhook", "a webhook id that never existed"]
+ENDPOINTS.update({
+    # (The caller's own closed wallet is not a stranger's: its holds stay listed by it.)
+    "list the holds of a wallet": ("GET", "/v1/holds?wallet_id={id}", None, "wallet_not_found",
+                                   [t for t in WALLET_TARGETS
+                                    if t != "the attacker's own closed wallet"]),
+    "place a hold on a wallet": ("POST", "/v1/wallets/{id}/holds", {"amount": "1.00"},
+                                 "wallet_not_found", WALLET_TARGETS),
+    "read a hold": ("GET", "/v1/holds/{id}", None, "hold_not_found", HOLD_TARGETS),
+    "capture part of a hold": ("POST", "/v1/holds/{id}/captures", {"amount": "1.00"},
+                               "hold_not_found", HOLD_TARGETS),
+    "capture all of a hold": ("POST", "/v1/holds/{id}/captures", {"final": True},
+                              "hold_not_found", HOLD_TARGETS),
+    "void a hold": ("POST", "/v1/holds/{id}/void", {}, "hold_not_found", HOLD_TARGETS),
+    "refund part of a request": ("POST", "/v1/requests/{id}/refunds", {"amount": "1.00"},
+                                 "request_not_found", REFUND_TARGETS),
+    "refund all of a request": ("POST", "/v1/requests/{id}/refunds", {}, "request_not_found",
+                                REFUND_TARGETS),
+    "read a webhook": ("GET", "/v1/webhooks/{id}", None, "webhook_not_found", WEBHOOK_TARGETS),
+    "delete a webhook": ("DELETE", "/v1/webhooks/{id}", None, "webhook_not_found",
+                         WEBHOOK_TARGETS),
+    "list a webhook's deliveries": ("GET", "/v1/webhooks/{id}/deliveries", None,
+                                    "webhook_not_found", WEBHOOK_TARGETS),
+})
 MATRIX = [(endpoint, target) for endpoint, spec in ENDPOINTS.items() for target in spec[4]]
 
 
@@ -171,7 +246,8 @@ def test_an_id_that_is_not_the_callers_own_live_one_is_not_found_and_changes_not
     # When the attacker calls the endpoint with that id
     res = attacker.call(method, path.format(id=target_id),
                         json=fill(body, target_id=target_id, own_id=scene["own"]),
-                        key=unique("attack") if method == "POST" and body else None)
+                        key=unique("attack") if method == "POST" and body is not None
+                        else None)
     # Then it is 404 with the resource's own code, as if the id did not exist
     assert is_problem(res, 404, code)
     # And nothing changed: balances, versions, closures, requests, entries, read flags
@@ -224,10 +300,52 @@ def test_the_attackers_lists_hold_nothing_of_the_victims(scene):
     # When the attacker lists its own
     attacker_view = api_view(scene["attacker"])
     # Then no id of the victim's appears in them
-    for name in ("wallets", "requests", "notifications"):
+    for name in ("wallets", "requests", "notifications", "holds", "webhooks", "events"):
         theirs = {item["id"] for item in victim_view[name]}
         mine = {item["id"] for item in attacker_view[name]}
         assert theirs and mine and not theirs & mine, name
+
+
+def feed(client: Client, query: str = "") -> list[dict]:
+    """Every event of `client`'s feed, paged through with `after` from the start."""
+    events, after = [], 0
+    while True:
+        res = client.call("GET", f"/v1/events?after={after}&limit=100{query}")
+        assert res.status_code == 200, res.text
+        page = res.json()
+        events += page["items"]
+        if not page["items"]:
+            return events
+        after = page["next_after"]
+
+
+@pytest.mark.parametrize("query", ["", "&type=transfer.received", "&type=hold.activated",
+                                   "&type=wallet.created"])
+def test_the_victims_events_are_never_in_the_attackers_feed(scene, query):
+    # Given the victim's events: its wallets, its money, its hold, the transfer it received
+    victim, attacker = scene["victim"], scene["attacker"]
+    theirs = feed(victim, query)
+    assert theirs, query
+    first = min(event["id"] for event in theirs)
+    before = footprint(victim, attacker)
+    # When the attacker reads its whole feed, and its feed from just before the victim's
+    # first event
+    mine = feed(attacker, query)
+    res = attacker.call("GET", f"/v1/events?after={first - 1}&limit=100{query}")
+    assert res.status_code == 200, res.text
+    mine += res.json()["items"]
+    # Then none of the victim's events is in it, nor any about the victim's wallets
+    assert not {e["id"] for e in theirs} & {e["id"] for e in mine}
+    victims = {scene["targets"]["the victim's funded wallet"],
+               scene["targets"]["the victim's empty wallet"]}
+    for event in mine:
+        data = event["data"]
+        named = {data.get("wallet_id"), data.get("to_wallet_id")}
+        if event["type"] == "wallet.created":
+            named.add(data.get("id"))
+        assert not named & victims, event
+    # And reading the feed changed nothing
+    assert footprint(victim, attacker) == before
 
 
 @pytest.mark.parametrize("path", ["/v1/requests", "/v1/notifications"])

@@ -22,6 +22,8 @@ import pytest
 import requests
 
 from models import (
+    Event,
+    Hold,
     IdempotencyKey,
     LoginLog,
     Notification,
@@ -29,8 +31,11 @@ from models import (
     TransactionRequest,
     User,
     Wallet,
+    Webhook,
+    WebhookDelivery,
+    WebhookJob,
 )
-from tests.helpers import PASSWORD, Client, is_problem, unique
+from tests.helpers import PASSWORD, Client, is_problem, start_web, unique
 
 MAX_BODY_BYTES = 64 * 1024
 MEGABYTE_STRING = "9" * (1024 * 1024)
@@ -74,9 +79,28 @@ TRANSFERS = Endpoint("transfers", "POST", "/v1/transfers", {
     "from_wallet_id": Ref("wallet"), "to_wallet_id": Ref("their_usd"), "amount": "1.00"},
     idempotent=True)
 READ = Endpoint("read", "POST", "/v1/notifications/{my_note}/read", None)
-BODY_ENDPOINTS = [USERS, TOKEN, ME, WALLETS, DEPOSITS, WITHDRAWALS, TRANSFERS]
+# Version 1.1: holds (the caller decides `my_hold` and `my_other_hold`: they name no
+# recipient), refunds (of a transfer the caller received), webhooks. Bodies carry every
+# optional field, so a case that spoils one spoils an otherwise complete request.
+DETAILS = {"description": "order 17", "metadata": {"order": "17", "channel": "web"}}
+HOLDS = Endpoint("holds", "POST", "/v1/wallets/{wallet}/holds", {
+    "amount": "1.00", "to_wallet_id": Ref("their_usd"), "expires_in_s": 3600, **DETAILS},
+    idempotent=True)
+CAPTURES = Endpoint("captures", "POST", "/v1/holds/{my_hold}/captures", {
+    "amount": "1.00", "final": False, **DETAILS}, idempotent=True)
+VOID = Endpoint("void", "POST", "/v1/holds/{my_other_hold}/void", {}, idempotent=True)
+REFUNDS = Endpoint("refunds", "POST", "/v1/requests/{received}/refunds", {
+    "amount": "0.50", **DETAILS}, idempotent=True)
+WEBHOOKS = Endpoint("webhooks", "POST", "/v1/webhooks", {
+    "url": "http://127.0.0.1:9/hostile", "events": ["hold.expired", "refund.received"],
+    "description": "orders"}, idempotent=True)
+BODY_ENDPOINTS = [USERS, TOKEN, ME, WALLETS, DEPOSITS, WITHDRAWALS, TRANSFERS, HOLDS, CAPTURES,
+                  VOID, REFUNDS, WEBHOOKS]
 IDEMPOTENT_ENDPOINTS = [e for e in BODY_ENDPOINTS if e.idempotent]
-MONEY_ENDPOINTS = [DEPOSITS, WITHDRAWALS, TRANSFERS]
+MONEY_ENDPOINTS = [DEPOSITS, WITHDRAWALS, TRANSFERS, HOLDS]
+# Their amount is optional: omitted (or null) means all that remains or is refundable.
+OPTIONAL_AMOUNT_ENDPOINTS = [CAPTURES, REFUNDS]
+DETAILS_ENDPOINTS = [DEPOSITS, WITHDRAWALS, TRANSFERS, HOLDS, CAPTURES, REFUNDS]
 
 
 @dataclass(frozen=True)
@@ -96,16 +120,22 @@ class Case:
     error_field: str | None = None                # must be named in `errors`
     login_rows: int = 0                           # login_logs rows this attempt records
     callers_login: bool = False                   # ... and they are the caller's
+    production: bool = False                      # sent to a web process in production mode
 
 
 def dumps(doc: Any) -> bytes:
     return json.dumps(doc).encode()
 
 
+def with_member(doc: dict, member: bytes) -> bytes:
+    """`doc` as JSON with one more `"name": value` member (raw text) at its end."""
+    return (dumps(doc)[:-1] + b", " if doc else b"{") + member + b"}"
+
+
 def generic_cases(e: Endpoint) -> list[Case]:
     """Framing attacks every endpoint with a body refuses before it looks at the fields."""
-    first = next(iter(e.body))
-    pad = b', "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    first = next(iter(e.body), "pad")
+    pad = b'"pad": "' + b"x" * MAX_BODY_BYTES + b'"'
     return [
         Case(f"{e.name}-content-type-text-plain", e, 415, "unsupported_media_type",
              raw=dumps, headers={"Content-Type": "text/plain"}),
@@ -116,7 +146,8 @@ def generic_cases(e: Endpoint) -> list[Case]:
         Case(f"{e.name}-content-type-json-lookalike", e, 415, "unsupported_media_type",
              raw=dumps, headers={"Content-Type": "application/jsonp"}),
         Case(f"{e.name}-duplicate-key", e, 400, "invalid_json", raw=lambda d: (
-            dumps(d)[:-1] + b", " + dumps(first) + b": " + dumps(d[first]) + b"}")),
+            with_member(d, dumps(first) + b": " + dumps(d.get(first)))) if d else
+            b'{"final": true, "final": true}'),
         Case(f"{e.name}-truncated-json", e, 400, "invalid_json", raw=lambda d: dumps(d)[:-1]),
         Case(f"{e.name}-empty-body", e, 400, "invalid_json", raw=lambda d: b""),
         Case(f"{e.name}-json-array", e, 400, "invalid_json", raw=lambda d: dumps([d])),
@@ -124,14 +155,14 @@ def generic_cases(e: Endpoint) -> list[Case]:
         Case(f"{e.name}-json-string", e, 400, "invalid_json",
              raw=lambda d: dumps(dumps(d).decode())),
         Case(f"{e.name}-not-utf8", e, 400, "invalid_json",
-             raw=lambda d: dumps(d)[:-1] + b', "x": "\xff\xfe"}'),
+             raw=lambda d: with_member(d, b'"x": "\xff\xfe"')),
         Case(f"{e.name}-utf8-bom", e, 400, "invalid_json",
              raw=lambda d: b"\xef\xbb\xbf" + dumps(d)),
         Case(f"{e.name}-nested-60k-deep", e, 400, "invalid_json", raw=lambda d: b"[" * 60_000),
         Case(f"{e.name}-body-over-64KiB", e, 413, "payload_too_large",
-             raw=lambda d: dumps(d)[:-1] + pad),
+             raw=lambda d: with_member(d, pad)),
         Case(f"{e.name}-body-over-64KiB-chunked", e, 413, "payload_too_large", chunked=True,
-             raw=lambda d: dumps(d)[:-1] + pad),
+             raw=lambda d: with_member(d, pad)),
         Case(f"{e.name}-field-of-1MB", e, 413, "payload_too_large",
              fields={first: MEGABYTE_STRING}),
         Case(f"{e.name}-unknown-field", e, 422, "unknown_field", fields={"admin": True},
@@ -174,10 +205,14 @@ RAW_AMOUNTS = {
 }
 
 
-def amount_cases(e: Endpoint) -> list[Case]:
+def amount_cases(e: Endpoint, *, optional: bool = False) -> list[Case]:
+    """The bad amounts; where the amount is optional, an absent or null one is not bad."""
     cases = [Case(f"{e.name}-amount-{label}", e, 422, "invalid_amount", fields={"amount": value},
-                  error_field="amount") for label, value in BAD_AMOUNTS.items()]
-    cases.append(Case(f"{e.name}-amount-missing", e, 422, "invalid_amount", drop=("amount",)))
+                  error_field="amount") for label, value in BAD_AMOUNTS.items()
+             if not (optional and value is None)]
+    if not optional:
+        cases.append(Case(f"{e.name}-amount-missing", e, 422, "invalid_amount",
+                          drop=("amount",)))
     cases.append(Case(f"{e.name}-amount-1MB", e, 413, "payload_too_large",
                       fields={"amount": MEGABYTE_STRING}))
     for label, (text, status, code) in RAW_AMOUNTS.items():
@@ -209,6 +244,7 @@ BAD_USERNAMES = {
     "newline": "abc\ndef", "tab": "abc\tdef", "escape": "abc\u001b[31m", "del": "abc\u007f",
     "rtl-override": "abc\u202edef", "zero-width-space": "abc\u200bdef",
     "sql": DROP_TABLE, "sql-quote": "x' OR '1'='1", "too-short": "ab", "too-long": "a" * 33,
+    "json-float": 123.45,
     "arabic-indic-digits": "١٢٣٤", "fullwidth": "ａｄｍｉｎ", "space": "ada lovelace",
     "slash": "../etc", "json-int": 12345, "json-true": True, "json-null": None,
     "json-array": ["ada"], "json-object": {"name": "ada"},
@@ -228,7 +264,8 @@ BAD_EMAILS = {
     "backslash": f"ada\\{RUN}@example.com", "semicolon": f"ada;{RUN}@example.com",
 }
 BAD_PASSWORDS = {"nul": "longenough\u0000pw", "too-short": "short", "too-long": "p" * 129,
-                 "json-int": 12345678, "json-true": True, "json-null": None}
+                 "json-int": 12345678, "json-float": 12345678.9, "json-true": True,
+                 "json-null": None}
 
 
 def user_cases() -> list[Case]:
@@ -257,7 +294,8 @@ def token_cases() -> list[Case]:
     cases = [Case(f"token-{name}-{label}", TOKEN, 422, "validation_error",
                   fields={name: value}, error_field=name)
              for name in ("email", "password")
-             for label, value in {"json-int": 7, "json-true": True, "json-null": None,
+             for label, value in {"json-int": 7, "json-float": 7.5, "json-true": True,
+                                  "json-null": None,
                                   "json-array": [], "json-object": {}}.items()]
     cases += [Case(f"token-{name}-missing", TOKEN, 422, "validation_error", drop=(name,),
                    error_field=name) for name in ("email", "password")]
@@ -374,7 +412,8 @@ def transfer_cases() -> list[Case]:
 # Query strings and path ids of the reads (not writes, but in the same table: refused, and
 # nothing written either).
 LISTS = {"logins": "/v1/me/logins", "transactions": "/v1/wallets/{wallet}/transactions",
-         "requests": "/v1/requests", "notifications": "/v1/notifications"}
+         "requests": "/v1/requests", "notifications": "/v1/notifications",
+         "holds": "/v1/holds", "deliveries": "/v1/webhooks/{my_webhook}/deliveries"}
 BAD_LIMITS = {"0": "0", "10000": "10000", "101": "101", "abc": "abc", "negative": "-1",
               "float": "1.5", "empty": "", "fullwidth": "%EF%BC%91%EF%BC%92", "plus": "%2B5",
               "huge": "9" * 30}
@@ -470,6 +509,259 @@ def history_cases() -> list[Case]:
              path="/v1/requests?wallet_id=9223372036854775808", error_field="wallet_id"),
         Case("requests-unknown-filter", requests, 422, "validation_error",
              path="/v1/requests?amount=1", error_field="amount")]
+
+
+# -- version 1.1: metadata, holds, refunds, events, webhooks --------------------------------
+# description and metadata as API.md says them: a description of at most 255 characters; at
+# most 20 keys, each 1-40 of [A-Za-z0-9_.-], each value a string of at most 500 characters.
+# label -> (value, the field the problem must name)
+BAD_METADATA = {
+    "21-keys": ({f"k{i}": "v" for i in range(21)}, "metadata"),
+    "key-41-chars": ({"k" * 41: "v"}, "metadata"), "key-empty": ({"": "v"}, "metadata"),
+    "key-space": ({"order id": "v"}, "metadata"), "key-nul": ({"order\u0000": "v"}, "metadata"),
+    "key-non-ascii": ({"cl\u00e9": "v"}, "metadata"), "key-slash": ({"a/b": "v"}, "metadata"),
+    "key-sql": ({DROP_TABLE: "v"}, "metadata"), "key-dollar": ({"$where": "v"}, "metadata"),
+    "value-501-chars": ({"k": "v" * 501}, "metadata.k"),
+    "value-int": ({"k": 17}, "metadata.k"), "value-float": ({"k": 1.5}, "metadata.k"),
+    "value-10**40": ({"k": 10**40}, "metadata.k"), "value-true": ({"k": True}, "metadata.k"),
+    "value-null": ({"k": None}, "metadata.k"),
+    "value-nested-object": ({"k": {"a": "b"}}, "metadata.k"),
+    "value-array": ({"k": ["a"]}, "metadata.k"),
+    "value-deeply-nested": ({"k": json.loads("[" * 500 + "]" * 500)}, "metadata.k"),
+    "json-array": ([{"k": "v"}], "metadata"), "json-string": ("k=v", "metadata"),
+    "json-int": (1, "metadata"), "json-true": (True, "metadata"),
+    "json-empty-array": ([], "metadata"),
+}
+BAD_DESCRIPTIONS = {"256-chars": "d" * 256, "json-int": 17, "json-float": 17.5,
+                    "json-true": True, "json-array": ["order 17"],
+                    "json-object": {"text": "order 17"}}
+# Lone surrogates: no UTF-8 text holds one, so such a body is not UTF-8 JSON (400).
+LONE_HIGH, LONE_LOW = "\ud800", "\udfff"
+
+
+def details_cases(e: Endpoint) -> list[Case]:
+    cases = [Case(f"{e.name}-metadata-{label}", e, 422, "validation_error",
+                  fields={"metadata": value}, error_field=name)
+             for label, (value, name) in BAD_METADATA.items()]
+    cases += [Case(f"{e.name}-description-{label}", e, 422, "validation_error",
+                   fields={"description": value}, error_field="description")
+              for label, value in BAD_DESCRIPTIONS.items()]
+    cases += [
+        Case(f"{e.name}-metadata-value-of-1MB", e, 413, "payload_too_large",
+             fields={"metadata": {"k": MEGABYTE_STRING}}),
+        Case(f"{e.name}-description-lone-high-surrogate", e, 400, "invalid_json",
+             fields={"description": f"order {LONE_HIGH}17"}),
+        Case(f"{e.name}-description-lone-low-surrogate", e, 400, "invalid_json",
+             fields={"description": LONE_LOW}),
+        Case(f"{e.name}-description-surrogates-swapped", e, 400, "invalid_json",
+             fields={"description": LONE_LOW + LONE_HIGH}),
+        Case(f"{e.name}-metadata-value-lone-surrogate", e, 400, "invalid_json",
+             fields={"metadata": {"k": LONE_HIGH}}),
+        Case(f"{e.name}-metadata-key-lone-surrogate", e, 400, "invalid_json",
+             fields={"metadata": {f"k{LONE_LOW}": "v"}}),
+        Case(f"{e.name}-amount-lone-surrogate", e, 400, "invalid_json",
+             fields={"amount": f"1.00{LONE_HIGH}"}),
+        Case(f"{e.name}-utf8-encoded-surrogate", e, 400, "invalid_json",
+             fields={"description": SPLICE},
+             raw=lambda d: dumps(d).replace(dumps(SPLICE), b'"\xed\xa0\x80"')),
+    ]
+    return cases
+
+
+BAD_EXPIRIES = {"59": 59, "2592001": 2592001, "zero": 0, "negative": -3600, "string": "3600",
+                "float": 3600.5, "float-integral": 3600.0, "json-true": True,
+                "10**40": 10**40, "json-array": [3600], "json-object": {"s": 3600}}
+
+
+def hold_cases() -> list[Case]:
+    cases = [Case(f"holds-to-wallet-id-{label}", HOLDS, 422, "validation_error",
+                  fields={"to_wallet_id": value}, error_field="to_wallet_id")
+             for label, value in BAD_IDS.items() if value is not None]  # null: no recipient
+    cases += [Case(f"holds-expires-in-s-{label}", HOLDS, 422, "validation_error",
+                   fields={"expires_in_s": value}, error_field="expires_in_s")
+              for label, value in BAD_EXPIRIES.items()]
+    cases += [Case(f"holds-expires-in-s-{label}", HOLDS, status, code,
+                   fields={"expires_in_s": SPLICE},
+                   raw=lambda d, text=text: dumps(d).replace(dumps(SPLICE), text))
+              for label, text, status, code in (
+                  ("raw-1e400", b"1e400", 422, "validation_error"),
+                  ("raw-3.6e3", b"3.6e3", 422, "validation_error"),
+                  ("raw-10**5000", b"1" + b"0" * 5000, 400, "invalid_json"))]
+    cases += [Case(f"holds-wallet-id-{label}", HOLDS, 404, "wallet_not_found",
+                   path=HOLDS.path.replace("{wallet}", raw)) for label, raw in BAD_PATH_IDS.items()]
+    cases += [
+        Case("holds-on-someone-elses-wallet", HOLDS, 404, "wallet_not_found",
+             path=HOLDS.path.replace("{wallet}", "{their_usd}"), fields={"to_wallet_id": None}),
+        Case("holds-for-its-own-wallet", HOLDS, 422, "same_wallet",
+             fields={"to_wallet_id": Ref("wallet")}),
+        Case("holds-currency-mismatch", HOLDS, 422, "currency_mismatch",
+             fields={"to_wallet_id": Ref("their_jpy")}),
+        Case("holds-for-a-wallet-that-does-not-exist", HOLDS, 404, "wallet_not_found",
+             fields={"to_wallet_id": 2**63 - 1}),
+        Case("holds-for-a-system-account", HOLDS, 404, "wallet_not_found",
+             fields={"to_wallet_id": Ref("system_usd")}),
+    ]
+    return cases
+
+
+BAD_FINALS = {"string-true": "true", "int-1": 1, "int-0": 0, "json-array": [True],
+              "json-object": {}}
+
+
+def capture_and_void_cases() -> list[Case]:
+    cases = [Case(f"captures-final-{label}", CAPTURES, 422, "validation_error",
+                  fields={"final": value}, error_field="final")
+             for label, value in BAD_FINALS.items()]
+    cases += [Case(f"void-{name}-is-not-a-field", VOID, 422, "unknown_field",
+                   fields={name: value}, error_field=name)
+              for name, value in (("amount", "1.00"), ("final", True), ("metadata", {}),
+                                  ("description", "why"), ("hold_id", 1))]
+    for e, path in ((CAPTURES, "/v1/holds/{}/captures"), (VOID, "/v1/holds/{}/void")):
+        cases += [Case(f"{e.name}-hold-id-{label}", e, 404, "hold_not_found",
+                       path=path.format(raw)) for label, raw in BAD_PATH_IDS.items()]
+        cases += [
+            Case(f"{e.name}-someone-elses-hold", e, 404, "hold_not_found",
+                 path=path.format("{their_hold}")),
+            Case(f"{e.name}-by-the-payer-of-a-hold-with-a-recipient", e, 403, "forbidden",
+                 path=path.format("{hold_for_them}")),
+            Case(f"{e.name}-a-hold-that-has-ended", e, 409, "hold_not_active",
+                 path=path.format("{voided_hold}")),
+        ]
+    cases.append(Case("captures-more-than-the-hold", CAPTURES, 422, "exceeds_hold",
+                      fields={"amount": "10.01"}))
+    return cases
+
+
+def refund_cases() -> list[Case]:
+    cases = [Case(f"refunds-request-id-{label}", REFUNDS, 404, "request_not_found",
+                  path=f"/v1/requests/{raw}/refunds") for label, raw in BAD_PATH_IDS.items()]
+    cases += [
+        Case("refunds-more-than-was-received", REFUNDS, 422, "refund_exceeds_original",
+             fields={"amount": "10.01"}),
+        Case("refunds-someone-elses-request", REFUNDS, 404, "request_not_found",
+             path="/v1/requests/{their_request}/refunds"),
+        Case("refunds-a-transfer-by-its-sender", REFUNDS, 404, "request_not_found",
+             path="/v1/requests/{sent}/refunds"),
+        Case("refunds-the-callers-own-deposit", REFUNDS, 409, "not_refundable",
+             path="/v1/requests/{my_request}/refunds"),
+    ]
+    return cases
+
+
+# Webhook URLs refused wherever the service runs (422 invalid_webhook_url).
+BAD_URLS = {
+    "ftp": "ftp://hooks.example/wallet", "file": "file:///etc/passwd",
+    "javascript": "javascript:alert(1)", "gopher": "gopher://127.0.0.1:6379/_FLUSHALL",
+    "no-scheme": "hooks.example/wallet", "scheme-relative": "//hooks.example/wallet",
+    "scheme-only": "https://", "no-host": "https:///wallet", "empty": "",
+    "credentials": "https://user:secret@hooks.example/wallet",
+    "user-only": "https://user@hooks.example/wallet",
+    "empty-credentials": "https://:@hooks.example/wallet",
+    "space": "https://hooks.example/a b", "nul": "https://hooks.example/\u0000",
+    "nul-in-host": "https://hooks\u0000.example/", "header-injection":
+    "https://hooks.example/\r\nX-Injected: 1", "tab": "https://hooks.example/\t",
+    "leading-control": "\u0015https://hooks.example/", "trailing-space":
+    "https://hooks.example/ ", "over-2048-chars": "https://hooks.example/" + "a" * 2030,
+    "port-too-big": "https://hooks.example:99999/", "port-letters": "https://hooks.example:ab/",
+    "unclosed-ipv6": "https://[::1/wallet", "json-int": 443, "json-float": 1.5,
+    "json-true": True, "json-null": None, "json-array": ["https://hooks.example/"],
+    "json-object": {"href": "https://hooks.example/"},
+}
+# Refused outside development and test, where any address may be called (API.md): each is
+# sent to a web process in production mode. All IP literals or `localhost`: no DNS needed.
+PRODUCTION_BAD_URLS = {
+    "http": "http://93.184.215.14/wallet", "loopback": "https://127.0.0.1/wallet",
+    "loopback-other": "https://127.8.9.10/", "loopback-short": "https://127.1/",
+    "loopback-decimal": "https://2130706433/", "loopback-hex": "https://0x7f000001/",
+    "localhost": "https://localhost/wallet", "localhost-port": "https://localhost:8443/",
+    "ipv6-loopback": "https://[::1]/", "ipv4-mapped-loopback": "https://[::ffff:127.0.0.1]/",
+    "private-10": "https://10.0.0.1/", "private-172": "https://172.16.5.4/",
+    "private-192": "https://192.168.1.1/", "ipv6-unique-local": "https://[fd00::1]/",
+    "link-local-metadata": "https://169.254.169.254/latest/meta-data/",
+    "ipv6-link-local": "https://[fe80::1]/", "unspecified": "https://0.0.0.0/",
+    "ipv6-unspecified": "https://[::]/", "multicast": "https://224.0.0.1/",
+    "carrier-grade-nat": "https://100.64.0.1/", "reserved": "https://240.0.0.1/",
+    "broadcast": "https://255.255.255.255/", "documentation": "https://192.0.2.1/",
+    "credentials-public": "https://user:pw@93.184.215.14/",
+}
+BAD_EVENT_LISTS = {
+    "empty": [], "unknown": ["hold.exploded"], "wildcard": ["*"], "upper-case": ["HOLD.EXPIRED"],
+    "nul": ["hold.expired\u0000"], "trailing-space": ["hold.expired "], "sql": [DROP_TABLE],
+    "json-int-item": [1], "json-float-item": [1.5], "json-null-item": [None],
+    "nested": [["hold.expired"]],
+    "one-bad-among-good": ["hold.expired", "hold.exploded"], "json-string": "hold.expired",
+    "json-object": {"hold.expired": True}, "json-true": True, "1000-unknown": ["x"] * 1000,
+    "json-null": None,  # only leaving `events` out means every type
+}
+
+
+def webhook_cases() -> list[Case]:
+    cases = [Case(f"webhooks-url-{label}", WEBHOOKS, 422, "invalid_webhook_url",
+                  fields={"url": value}, error_field="url") for label, value in BAD_URLS.items()]
+    cases.append(Case("webhooks-url-missing", WEBHOOKS, 422, "invalid_webhook_url",
+                      drop=("url",), error_field="url"))
+    cases += [Case(f"webhooks-production-url-{label}", WEBHOOKS, 422, "invalid_webhook_url",
+                   fields={"url": value}, error_field="url", production=True)
+              for label, value in PRODUCTION_BAD_URLS.items()]
+    cases += [Case(f"webhooks-events-{label}", WEBHOOKS, 422, "validation_error",
+                   fields={"events": value}, error_field="events")
+              for label, value in BAD_EVENT_LISTS.items()]
+    cases += [Case(f"webhooks-description-{label}", WEBHOOKS, 422, "validation_error",
+                   fields={"description": value}, error_field="description")
+              for label, value in BAD_DESCRIPTIONS.items()]
+    cases += [Case(f"webhooks-{name}-lone-surrogate", WEBHOOKS, 400, "invalid_json",
+                   fields={name: value}) for name, value in (
+                       ("url", f"https://hooks.example/{LONE_HIGH}"),
+                       ("description", LONE_LOW), ("events", [f"hold.expired{LONE_HIGH}"]))]
+    return cases
+
+
+EVENTS = Endpoint("events", "GET", "/v1/events", None)
+BAD_AFTERS = {"negative": "-1", "letters": "abc", "float": "1.5", "exponent": "1e3",
+              "19-digits": "9" * 19, "2**70": str(2**70), "empty": "", "plus": "%2B1",
+              "fullwidth-digits": "%EF%BC%91", "arabic-indic-digits": "%D9%A1",
+              "encoded-space": "%201", "nul": "1%00", "sql": "1%20OR%201%3D1",
+              "surrogate-bytes": "%ED%A0%80", "not-utf8": "%FF"}
+BAD_EVENT_TYPES = {"unknown": "hold.exploded", "upper-case": "HOLD.EXPIRED", "wildcard": "%2A",
+                   "prefix": "hold", "empty": "", "nul": "hold.expired%00",
+                   "trailing-space": "hold.expired%20", "sql": "x%27%20OR%20%271%27%3D%271",
+                   "surrogate-bytes": "%ED%A0%80"}
+
+
+def v11_read_cases() -> list[Case]:
+    """The events feed, the hold and webhook reads and deletes: refused, nothing written."""
+    cases = [Case(f"events-after-{label}", EVENTS, 422, "validation_error",
+                  path=f"/v1/events?after={raw}", error_field="after")
+             for label, raw in BAD_AFTERS.items()]
+    cases += [Case(f"events-type-{label}", EVENTS, 422, "validation_error",
+                   path=f"/v1/events?type={raw}", error_field="type")
+              for label, raw in BAD_EVENT_TYPES.items()]
+    cases += [Case(f"events-limit-{label}", EVENTS, 422, "validation_error",
+                   path=f"/v1/events?after=0&limit={raw}", error_field="limit")
+              for label, raw in BAD_LIMITS.items()]
+    cases += [Case(f"events-unknown-parameter-{name}", EVENTS, 422, "validation_error",
+                   path=f"/v1/events?{name}=1") for name in ("cursor", "user_id", "AFTER")]
+    holds = Endpoint("holds-list", "GET", "/v1/holds", None)
+    cases += [Case("list-holds-status-bogus", holds, 422, "validation_error",
+                   path="/v1/holds?status=done%27--", error_field="status"),
+              Case("list-holds-someone-elses-wallet", holds, 404, "wallet_not_found",
+                   path="/v1/holds?wallet_id={their_usd}"),
+              Case("list-holds-wallet-id-letters", holds, 404, "wallet_not_found",
+                   path="/v1/holds?wallet_id=abc")]
+    hold = Endpoint("hold", "GET", "/v1/holds/{my_hold}", None)
+    cases += [Case(f"read-hold-id-{label}", hold, 404, "hold_not_found",
+                   path=f"/v1/holds/{raw}") for label, raw in BAD_PATH_IDS.items()]
+    cases.append(Case("read-someone-elses-hold", hold, 404, "hold_not_found",
+                      path="/v1/holds/{their_hold}"))
+    for method, suffix, name in (("GET", "", "read-webhook"), ("DELETE", "", "delete-webhook"),
+                                 ("GET", "/deliveries", "webhook-deliveries")):
+        e = Endpoint(name, method, "/v1/webhooks/{my_webhook}" + suffix, None)
+        cases += [Case(f"{name}-id-{label}", e, 404, "webhook_not_found",
+                       path=f"/v1/webhooks/{raw}{suffix}") for label, raw in BAD_PATH_IDS.items()]
+        cases.append(Case(f"{name}-someone-elses", e, 404, "webhook_not_found",
+                          path=f"/v1/webhooks/{{their_webhook}}{suffix}"))
+        cases.append(Case(f"{name}-deleted", e, 404, "webhook_not_found",
+                          path=f"/v1/webhooks/{{deleted_webhook}}{suffix}"))
     return cases
 
 
@@ -478,11 +770,30 @@ CASES += [c for e in IDEMPOTENT_ENDPOINTS for c in key_cases(e)]
 CASES += [c for e in MONEY_ENDPOINTS for c in amount_cases(e)]
 CASES += user_cases() + token_cases() + profile_cases() + wallet_cases() + path_cases()
 CASES += transfer_cases() + list_cases() + history_cases()
+CASES += [c for e in OPTIONAL_AMOUNT_ENDPOINTS for c in amount_cases(e, optional=True)]
+CASES += [c for e in DETAILS_ENDPOINTS for c in details_cases(e)]
+CASES += hold_cases() + capture_and_void_cases() + refund_cases() + webhook_cases()
+CASES += v11_read_cases()
 
 
 # -- the world the cases run in ---------------------------------------------------------
+def placed(client: Client, wallet: int, amount: str, **fields: Any) -> int:
+    """The id of a hold `client` placed on `wallet`, once it is active."""
+    accepted = client.move(f"/v1/wallets/{wallet}/holds", {"amount": amount, **fields})
+    assert client.settled(accepted["id"])["status"] == "succeeded", accepted
+    return accepted["hold_id"]
+
+
+def registered(client: Client, url: str) -> int:
+    res = client.call("POST", "/v1/webhooks", key=unique("hook-"),
+                      json={"url": url, "events": ["hold.expired"]})
+    assert res.status_code == 201, res.text
+    return res.json()["id"]
+
+
 class World:
-    """The caller (a funded USD wallet) and a bystander (USD and JPY wallets)."""
+    """The caller (a funded USD wallet) and a bystander (USD and JPY wallets); and, for
+    version 1.1, holds, a transfer each way between them, and a webhook each."""
 
     def __init__(self, stack: str) -> None:
         self.stack = stack
@@ -497,6 +808,15 @@ class World:
         self.them.settled(self.their_request)
         self.me.log_in()
         self.them.log_in()
+        self.them.settled(self.them.deposit(self.their_usd, "100.00")["id"])
+        received = self.them.transfer(self.their_usd, self.wallet, "10.00")["id"]
+        sent = self.me.transfer(self.wallet, self.their_usd, "1.00")["id"]
+        for client, request_id in ((self.them, received), (self.me, sent)):
+            assert client.settled(request_id)["status"] == "succeeded"
+        voided = placed(self.me, self.wallet, "1.00")
+        self.me.settled(self.me.move(f"/v1/holds/{voided}/void", {})["id"])
+        deleted_webhook = registered(self.me, "http://127.0.0.1:9/hostile-deleted")
+        assert self.me.call("DELETE", f"/v1/webhooks/{deleted_webhook}").status_code == 204
         my_notes = self.me.call("GET", "/v1/notifications?limit=1").json()
         self.values = {
             "wallet": self.wallet, "their_usd": self.their_usd, "their_jpy": self.their_jpy,
@@ -517,6 +837,14 @@ class World:
                                     .json()["next_cursor"],
             # A well-formed cursor (8-byte id + 12-byte tag) whose tag was never issued.
             "forged_cursor": "AAAAAAAAA-kAAAAAAAAAAAAAAAA",
+            "received": received, "sent": sent, "voided_hold": voided,
+            "my_hold": placed(self.me, self.wallet, "10.00"),
+            "my_other_hold": placed(self.me, self.wallet, "10.00"),
+            "hold_for_them": placed(self.me, self.wallet, "5.00", to_wallet_id=self.their_usd),
+            "their_hold": placed(self.them, self.their_usd, "5.00"),
+            "my_webhook": registered(self.me, "http://127.0.0.1:9/hostile-mine"),
+            "their_webhook": registered(self.them, "http://127.0.0.1:9/hostile-theirs"),
+            "deleted_webhook": deleted_webhook,
         }
         assert all(v is not None for v in self.values.values()), self.values
 
@@ -532,9 +860,16 @@ class World:
             return unique("hostile_")
         return self.values[value.name]
 
-    def prepare(self, case: Case, user_agent: str) -> tuple[dict, dict]:
+    def close(self) -> None:
+        """Delete the webhooks its users registered, so none is ever sent anything."""
+        for client in (self.me, self.them):
+            for hook in client.call("GET", "/v1/webhooks").json()["items"]:
+                assert client.call("DELETE", f"/v1/webhooks/{hook['id']}").status_code == 204
+
+    def prepare(self, case: Case, user_agent: str, *, base: str | None = None
+                ) -> tuple[dict, dict]:
         """The request a case sends (keyword arguments of `requests.request`), and its body
-        as a dict when it is built from the endpoint's fields."""
+        as a dict when it is built from the endpoint's fields; to `base` if given."""
         e = case.endpoint
         headers = {"User-Agent": user_agent, "Content-Type": "application/json"}
         if e.auth:
@@ -553,7 +888,7 @@ class World:
         headers = {k: v for k, v in headers.items() if v is not OMIT}
         if case.chunked:
             data = iter([data[i:i + 8192] for i in range(0, len(data), 8192)])
-        url = self.stack + (case.path or e.path).format(**self.values)
+        url = (base or self.stack) + (case.path or e.path).format(**self.values)
         return {"method": e.method, "url": url, "data": data, "headers": headers,
                 "timeout": 60}, doc
 
@@ -570,6 +905,9 @@ def snapshot(world: World, *, emails: list[str], usernames: list[str], user_agen
 
     attempted = User.select().where(User.email.in_([e.lower() for e in emails] or [""]) |
                                     User.username.in_(usernames or [""]))
+    holds = Hold.select().where(Hold.user_id.in_(people) | Hold.to_user_id.in_(people))
+    webhooks = Webhook.select().where(Webhook.user_id.in_(people)).order_by(Webhook.id)
+    hook_ids = [w.id for w in webhooks]
     return {
         "users with the attempted emails or usernames": attempted.count(),
         "the caller's user row": (me.username, me.password_hash, me.updated_at, me.deleted_at),
@@ -586,6 +924,16 @@ def snapshot(world: World, *, emails: list[str], usernames: list[str], user_agen
         "login_logs per user": per_user(LoginLog),
         "login_logs of this attempt": LoginLog.select().where(
             LoginLog.user_agent == user_agent).count(),
+        "holds on or for their wallets (id, status, captured, updated_at)": sorted(
+            (h.id, h.status, h.captured, h.updated_at) for h in holds),
+        "events per user": {uid: Event.select().where(Event.user_id == uid).count()
+                            for uid in people},
+        "webhooks (id, user, url, events, deleted_at)": [
+            (w.id, w.user_id, w.url, w.events, w.deleted_at) for w in webhooks],
+        "webhook jobs and deliveries": (
+            WebhookJob.select().where(WebhookJob.webhook_id.in_(hook_ids or [0])).count(),
+            WebhookDelivery.select().where(
+                WebhookDelivery.webhook_id.in_(hook_ids or [0])).count()),
     }
 
 
@@ -595,20 +943,34 @@ def strings_in(doc: dict, name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def world(stack) -> World:
-    return World(stack)
+def world(stack):
+    world = World(stack)
+    yield world
+    world.close()
+
+
+@pytest.fixture(scope="module")
+def production(log_dir):
+    """A web process in production mode, on the same database and keys: where webhook URLs
+    must be https and may not reach a loopback, private or reserved address."""
+    web, base = start_web(log_dir, WALLET_ENV="production")
+    try:
+        yield base
+    finally:
+        web.stop()
 
 
 # -- the tests --------------------------------------------------------------------------
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_hostile_input_gets_a_clean_problem_and_changes_nothing(world, case):
+def test_hostile_input_gets_a_clean_problem_and_changes_nothing(world, case, request):
     # Given the request and the database as it is, for everything that request could touch
     user_agent = f"hostile-input/{uuid.uuid4().hex}"
-    request, sent = world.prepare(case, user_agent)
+    call, sent = world.prepare(case, user_agent, base=request.getfixturevalue("production")
+                               if case.production else None)
     emails, usernames = strings_in(sent, "email"), strings_in(sent, "username")
     before = snapshot(world, emails=emails, usernames=usernames, user_agent=user_agent)
     # When it is sent
-    res = requests.request(**request)
+    res = requests.request(**call)
     # Then the answer is the documented problem, with the offending field named
     assert is_problem(res, case.status, case.code)
     problem = res.json()
@@ -630,12 +992,16 @@ def test_hostile_input_gets_a_clean_problem_and_changes_nothing(world, case):
 
 
 CONTROLS = [(USERS, 201), (TOKEN, 200), (ME, 200), (WALLETS, 201), (DEPOSITS, 202),
-            (WITHDRAWALS, 202), (TRANSFERS, 202), (READ, 204)]
+            (WITHDRAWALS, 202), (TRANSFERS, 202), (READ, 204), (HOLDS, 202), (CAPTURES, 202),
+            (VOID, 202), (REFUNDS, 202), (WEBHOOKS, 201),
+            (Endpoint("delete-webhook", "DELETE", "/v1/webhooks/{my_webhook}", None), 204)]
 
 
 @pytest.fixture(scope="module")
-def control(stack) -> World:
-    return World(stack)
+def control(stack):
+    world = World(stack)
+    yield world
+    world.close()
 
 
 @pytest.mark.parametrize("endpoint,status", CONTROLS, ids=[e.name for e, _ in CONTROLS])
@@ -656,12 +1022,18 @@ def test_the_request_each_case_spoils_is_accepted_and_seen_by_the_snapshot(contr
 
 REFUSED_THEN_ACCEPTED = [(WALLETS, {"currency": "usd"}, 201), (DEPOSITS, {"amount": "1e3"}, 202),
                          (WITHDRAWALS, {"amount": "-0"}, 202),
-                         (TRANSFERS, {"from_wallet_id": "1"}, 202)]
+                         (TRANSFERS, {"from_wallet_id": "1"}, 202),
+                         (HOLDS, {"expires_in_s": 59}, 202),
+                         (CAPTURES, {"metadata": {"k": 1}}, 202),
+                         (VOID, {"final": True}, 202), (REFUNDS, {"description": 17}, 202),
+                         (WEBHOOKS, {"url": "ftp://hooks.example/"}, 201)]
 
 
 @pytest.fixture(scope="module")
-def fresh(stack) -> World:
-    return World(stack)
+def fresh(stack):
+    world = World(stack)
+    yield world
+    world.close()
 
 
 @pytest.mark.parametrize("endpoint,spoiled,status", REFUSED_THEN_ACCEPTED,
@@ -681,3 +1053,14 @@ def test_a_refused_call_consumes_nothing_so_its_key_may_be_sent_again(fresh, end
     # nothing and may be sent again"), not replayed and not refused as a reused key
     assert res.status_code == status, res.text
     assert "Idempotent-Replayed" not in res.headers
+
+
+def test_in_production_a_public_https_webhook_url_is_accepted(world, production):
+    # The control for the production-only URL cases: the same request, with a public address
+    # literal (no DNS needed), is registered by the production-mode web process
+    call, _ = world.prepare(Case("control", WEBHOOKS, 201, "", fields={
+        "url": "https://93.184.215.14/wallet"}), "hostile-input/production-control",
+        base=production)
+    res = requests.request(**call)
+    assert res.status_code == 201, res.text
+    assert world.me.call("DELETE", f"/v1/webhooks/{res.json()['id']}").status_code == 204

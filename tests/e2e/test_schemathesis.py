@@ -17,11 +17,17 @@ Four runs:
   plugin, whose `from_fixture` sets `node._nodeid`, which pytest 9 removed.)
 - the stateful phase through the CLI, with every check (a closed wallet is gone, a created
   one is there): it walks the document's links, sign-up -> log in, a new wallet -> its
-  reads, money and closing, a money movement -> its request. The test counts, from the
-  CLI's event report, the calls made through each link and what they answered.
+  reads, money and closing, a money movement -> its request; and, in a walk of its own,
+  version 1.1's: a new wallet -> a hold on it -> its reads, captures and void, a registered
+  webhook -> its read, deliveries log and deletion. The test counts, from the CLI's event
+  report, the calls made through each link and what they answered.
 - through the Python API, the operations with a path id again, with the ids pinned to the
-  caller's real wallet, request and notification, so generated bodies and queries reach the
-  code behind them instead of stopping at a 404;
+  caller's real wallet, request, notification, hold and webhook (a void, a refund and a
+  delete each get one of their own), so generated bodies and queries reach the code behind
+  them instead of stopping at a 404; the CLI run above draws those ids (and a transfer's
+  wallets) from real ones too, and fails if an operation still only ever answered 404;
+- the webhooks the caller registered, the fuzzer's included, are deleted at the end, so no
+  delivery is attempted after the test;
 - DELETE /v1/me and POST /v1/auth/logout on their own: they end the token's session and
   would turn every later call of the shared runs into a 401, so they are excluded from
   them and fuzzed here with a fresh throwaway user for every example.
@@ -60,7 +66,7 @@ SESSION_ENDING_EXAMPLES = 5
 SESSION_ENDING = ("DELETE /v1/me", "POST /v1/auth/logout")
 CLI_TIMEOUT_S = 240
 SETTINGS = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
-PATH_IDS = ("wallet_id", "request_id", "notification_id")
+PATH_IDS = ("wallet_id", "request_id", "notification_id", "hold_id", "webhook_id")
 # What `--checks all` runs, less two: the response-time check (which `all` turns on at 10 s:
 # a poll may wait its 30 s by design, and timings on a shared machine assert nothing) and
 # object_level_authorization (it needs two users configured as WFC peers; the access
@@ -89,6 +95,21 @@ MUST_REACH = {"POST /v1/auth/token": 200, "GET /v1/wallets/{wallet_id}": 200,
               "POST /v1/wallets/{wallet_id}/deposits": 202,
               "POST /v1/wallets/{wallet_id}/withdrawals": 202, "POST /v1/transfers": None,
               "DELETE /v1/wallets/{wallet_id}": 204, "GET /v1/requests/{request_id}": 200}
+# Version 1.1's walk, on its own so that neither walk thins the other out: a new wallet ->
+# a hold on it -> its read, captures and void; a registered webhook -> its read, its
+# deliveries log and its deletion. A hold through the link needs a schema-valid body with
+# no `to_wallet_id` (the example's 13 is nobody's) and money behind it to go further, which
+# a walk of STATEFUL_S seconds on a busy machine may not draw: placing it is required, what
+# follows a placed hold is walked when it comes (and forgiven its 409 while it is pending).
+WALK_V11 = ("create_wallet", "create_hold", "get_hold", "capture_hold", "void_hold",
+            "create_webhook", "get_webhook", "list_webhook_deliveries", "delete_webhook")
+MUST_REACH_V11 = {"POST /v1/wallets/{wallet_id}/holds": None,
+                  "GET /v1/webhooks/{webhook_id}": 200,
+                  "GET /v1/webhooks/{webhook_id}/deliveries": 200,
+                  "DELETE /v1/webhooks/{webhook_id}": 204}
+# A registration in the walk names a URL that registers (the links from it are what is
+# walked; the URL rules have their own runs): https, so it stays valid wherever it runs.
+WALK_WEBHOOK_URL = "https://127.0.0.1:9/schemathesis-walk"
 CONFIG = f"""
 [phases.stateful]
 max-steps = {MAX_STEPS}
@@ -110,16 +131,74 @@ def user(stack) -> Client:
     return Client(stack).sign_up(password=f"not the example {uuid.uuid4().hex}")
 
 
+def placed(client: Client, wallet_id: int, amount: str) -> int:
+    """The id of an active hold `client` placed naming no recipient (so it decides it)."""
+    accepted = client.move(f"/v1/wallets/{wallet_id}/holds", {"amount": amount})
+    assert client.settled(accepted["id"])["status"] == "succeeded", accepted
+    return accepted["hold_id"]
+
+
+def registered(client: Client) -> int:
+    """A webhook of `client`'s on a port where nothing listens (deleted by the fixture)."""
+    res = client.call("POST", "/v1/webhooks", key=uuid.uuid4().hex,
+                      json={"url": "http://127.0.0.1:9/schemathesis", "events": ["hold.expired"]})
+    assert res.status_code == 201, res.text
+    return res.json()["id"]
+
+
+def delete_webhooks(client: Client) -> int:
+    """Delete every live webhook of `client` (the fuzzer's too): no delivery starts after."""
+    hooks = client.call("GET", "/v1/webhooks").json()["items"]
+    for hook in hooks:
+        assert client.call("DELETE", f"/v1/webhooks/{hook['id']}").status_code == 204
+    assert client.call("GET", "/v1/webhooks").json()["items"] == []
+    return len(hooks)
+
+
 @pytest.fixture(scope="module")
-def caller(stack) -> dict:
-    """A user with a funded USD wallet, a settled request and notifications."""
+def caller(stack):
+    """A user with a funded USD wallet, a settled request, notifications, a transfer it
+    received, active holds it decides and webhooks; and the real ids the runs use: `pinned`
+    (a path parameter's value for the Python API run, `pinned_for` an operation's own), and
+    `cli` (per operation, the values the CLI draws a parameter from).
+
+    The webhooks left at the end, the fuzzer's included, are deleted."""
     client = user(stack)
     wallet = client.open_wallet("USD")
     request = client.settled(client.deposit(wallet["id"], "100.00")["id"])
     note = client.call("GET", "/v1/notifications").json()["items"][0]
-    return {"client": client, "headers": {"Authorization": f"Bearer {client.token}"},
-            "pinned": {"wallet_id": wallet["id"], "request_id": request["id"],
-                       "notification_id": note["id"]}}
+    partner = Client(stack).sign_up()
+    partner_wallet = partner.open_wallet("USD")["id"]
+    assert partner.settled(partner.deposit(partner_wallet, "100.00")["id"])["status"] == \
+        "succeeded"
+    received = partner.transfer(partner_wallet, wallet["id"], "50.00")["id"]
+    assert partner.settled(received)["status"] == "succeeded"
+    webhook = registered(client)
+    yield {"client": client, "headers": {"Authorization": f"Bearer {client.token}"},
+           "pinned": {"wallet_id": wallet["id"], "request_id": request["id"],
+                      "notification_id": note["id"], "hold_id": placed(client, wallet["id"],
+                                                                       "10.00"),
+                      "webhook_id": webhook},
+           "pinned_for": {"POST /v1/holds/{hold_id}/void": {"hold_id": placed(
+                              client, wallet["id"], "1.00")},
+                          "POST /v1/requests/{request_id}/refunds": {"request_id": received},
+                          "DELETE /v1/webhooks/{webhook_id}": {"webhook_id": registered(
+                              client)}},
+           "cli": {
+               "POST /v1/holds/{hold_id}/captures": {"path.hold_id": [
+                   placed(client, wallet["id"], "10.00") for _ in range(3)]},
+               "POST /v1/holds/{hold_id}/void": {"path.hold_id": [
+                   placed(client, wallet["id"], "1.00") for _ in range(3)]},
+               "GET /v1/holds/{hold_id}": {"path.hold_id": [placed(client, wallet["id"],
+                                                                   "1.00")]},
+               "POST /v1/requests/{request_id}/refunds": {"path.request_id": [received]},
+               "POST /v1/transfers": {"body.from_wallet_id": [wallet["id"]],
+                                      "body.to_wallet_id": [partner_wallet]},
+               "GET /v1/webhooks/{webhook_id}": {"path.webhook_id": [webhook]},
+               "GET /v1/webhooks/{webhook_id}/deliveries": {"path.webhook_id": [webhook]},
+               "DELETE /v1/webhooks/{webhook_id}": {"path.webhook_id": [
+                   registered(client) for _ in range(3)]}}}
+    delete_webhooks(client)
 
 
 @pytest.fixture(scope="module")
@@ -127,20 +206,35 @@ def live_schema(stack):
     return schemathesis.openapi.from_url(stack + "/openapi.json")
 
 
-def run_cli(stack, token: str, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess,
-                                                                 str, collections.Counter]:
-    """`schemathesis run` with ALL_CHECKS and the hooks, as `token`'s user.
+def pinned_config(cli: dict[str, dict[str, list[int]]]) -> str:
+    """The CLI's configuration that has each operation of `cli` draw the named parameters
+    (`path.NAME`, `body.NAME`) from real values, where a schema-valid one is wanted."""
+    out = []
+    for n, (label, parameters) in enumerate(sorted(cli.items())):
+        bindings = []
+        for m, (name, values) in enumerate(sorted(parameters.items())):
+            out.append(f"[dictionaries.real_{n}_{m}]\nvalues = {json.dumps(values)}\n")
+            bindings.append(f'"{name}" = {{ dictionary = "real_{n}_{m}" }}')
+        out.append(f"[[operations]]\ninclude-name = {json.dumps(label)}\n"
+                   f"parameters = {{ {', '.join(bindings)} }}\n")
+    return "\n".join(out)
+
+
+def run_cli(stack, token: str, tmp_path, *options: str, config: str = ""
+            ) -> tuple[subprocess.CompletedProcess, str, collections.Counter]:
+    """`schemathesis run` with ALL_CHECKS and the hooks, as `token`'s user, with `config`
+    added to the configuration file.
 
     Returns:
       The finished process, its NDJSON event report's path, and the forgiven refusals
       counted by (operation, problem code).
     """
-    events, forgiven, config = (str(tmp_path / name) for name in (
+    events, forgiven, config_path = (str(tmp_path / name) for name in (
         "events.ndjson", "forgiven.jsonl", "schemathesis.toml"))
-    with open(config, "w") as out:
-        out.write(CONFIG)
+    with open(config_path, "w") as out:
+        out.write(CONFIG + config)
     argv = [os.path.join(os.path.dirname(sys.executable), "schemathesis"),
-            "--config-file", config, "run", f"{stack}/openapi.json",
+            "--config-file", config_path, "run", f"{stack}/openapi.json",
             "--header", f"Authorization: Bearer {token}", "--checks", ",".join(ALL_CHECKS),
             "--request-timeout", "60", "--suppress-health-check", "all", "--workers", "1",
             "--no-color", "--report", "ndjson", "--report-ndjson-path", events, *options,
@@ -203,8 +297,13 @@ def test_every_operation_answers_as_the_document_says(stack, caller, live_schema
                "--max-examples", str(MAX_EXAMPLES)]
     for label in SESSION_ENDING:
         options += ["--exclude-name", label]
-    # When it runs every phase but the stateful one over every operation, with every check
-    done, events, forgiven = run_cli(stack, caller["client"].token, tmp_path, *options)
+    # When it runs every phase but the stateful one over every operation, with every check,
+    # drawing the ids an operation needs to reach its code (a hold, a request to refund, a
+    # webhook, wallets to transfer between) from the caller's real ones, and failing if an
+    # operation still only ever answered 404 to schema-valid calls
+    done, events, forgiven = run_cli(
+        stack, caller["client"].token, tmp_path, *options,
+        config='[warnings]\nfail-on = ["missing_test_data"]\n' + pinned_config(caller["cli"]))
     out = done.stdout + done.stderr
     generated = re.search(r"(\d+) generated", out)
     tested = re.search(r"Tested: (\d+)", out)
@@ -223,40 +322,67 @@ def test_every_operation_answers_as_the_document_says(stack, caller, live_schema
     assert caller["client"].call("GET", "/v1/me").status_code == 200
 
 
-def test_the_stateful_phase_walks_from_sign_up_to_a_wallet_its_money_and_its_requests(
-        stack, tmp_path, request):
-    # Given the CLI's stateful phase on the operations the links join, as a user of its own
+def missing(reached: dict[str, collections.Counter],
+            must_reach: dict[str, int | None]) -> list[str]:
+    """The `must_reach` operations not yet reached with their answer."""
+    return [target for target, status in must_reach.items()
+            if not reached[target] or (status is not None and not reached[target][status])]
+
+
+def walk(stack, tmp_path, request, operation_ids: tuple[str, ...],
+         must_reach: dict[str, int | None], config: str = "") -> None:
+    """The CLI's stateful phase over `operation_ids`, with every check, each walk as a new
+    user (its webhooks deleted after it), walking again (up to MAX_WALKS times) while some
+    operation of `must_reach` was not yet reached: a walk is random, and a slow machine
+    walks less. Every walk must pass every check, and together they must reach each
+    operation of `must_reach` through a link, with the answer that shows the value the link
+    carried was a live one."""
     options = ["--phases", "stateful", "--max-examples", "100", "--max-time", str(STATEFUL_S)]
-    for operation_id in WALK:
+    for operation_id in operation_ids:
         options += ["--include-operation-id", operation_id]
-    # When it walks them, with every check, walking again (up to MAX_WALKS times) while some
-    # operation was not yet reached: a walk is random, and a slow machine walks less
     reached: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for walk in range(1, MAX_WALKS + 1):
-        folder = tmp_path / f"walk{walk}"
+    for number in range(1, MAX_WALKS + 1):
+        folder = tmp_path / f"walk{number}"
         folder.mkdir()
-        done, events, forgiven = run_cli(stack, user(stack).token, folder, *options)
-        out = done.stdout + done.stderr
+        walker = user(stack)
+        try:
+            done, events, forgiven = run_cli(stack, walker.token, folder, *options,
+                                             config=config)
+        finally:
+            # (the webhooks it registered are deleted: no delivery is attempted after)
+            delete_webhooks(walker)
         calls, links, arrived = walked(events)
         for target, answers in arrived.items():
             reached[target].update(answers)
-        report(request, f"schemathesis stateful walk {walk}: {calls} calls, "
-                        f"{sum(sum(c.values()) for c in arrived.values())} through {len(links)} "
-                        "links: " + "; ".join(f"{t} {dict(c)}" for t, c in sorted(arrived.items()))
-                        + f"; forgiven: {forgiven_line(forgiven)} (exit code {done.returncode})")
-        # Then every check passed, on every walk
-        assert done.returncode == 0, out
-        if not missing(reached):
+        report(request, f"schemathesis stateful ({operation_ids[0]}...) walk {number}: "
+                        f"{calls} calls, {sum(sum(c.values()) for c in arrived.values())} "
+                        f"through {len(links)} links: " + "; ".join(
+                            f"{t} {dict(c)}" for t, c in sorted(arrived.items()))
+                        + f"; forgiven: {forgiven_line(forgiven)} "
+                          f"(exit code {done.returncode})")
+        assert done.returncode == 0, done.stdout + done.stderr
+        if not missing(reached, must_reach):
             break
-    # And the walks went all the way: each operation reached through a link, with the answer
-    # that shows the value the link carried was a live one
-    assert not missing(reached), (missing(reached), dict(reached))
+    assert not missing(reached, must_reach), (missing(reached, must_reach), dict(reached))
 
 
-def missing(reached: dict[str, collections.Counter]) -> list[str]:
-    """The MUST_REACH operations not yet reached with their answer."""
-    return [target for target, status in MUST_REACH.items()
-            if not reached[target] or (status is not None and not reached[target][status])]
+def test_the_stateful_phase_walks_from_sign_up_to_a_wallet_its_money_and_its_requests(
+        stack, tmp_path, request):
+    # Given the CLI's stateful phase on the operations the links join, as a user of its own
+    # When it walks them, with every check
+    # Then every check passed, and the walk went all the way: each operation reached
+    # through a link, with the answer that shows the value the link carried was a live one
+    walk(stack, tmp_path, request, WALK, MUST_REACH)
+
+
+def test_the_stateful_phase_walks_from_a_wallet_to_its_holds_and_from_a_webhook_to_its_log(
+        stack, tmp_path, request):
+    # Given the CLI's stateful phase on version 1.1's linked operations, as a user of its own
+    # When it walks them, with every check (its registrations name a URL that registers)
+    # Then every check passed, each operation was reached through a link with a live value,
+    # and the webhooks it registered were deleted afterwards
+    walk(stack, tmp_path, request, WALK_V11, MUST_REACH_V11,
+         config=pinned_config({"POST /v1/webhooks": {"body.url": [WALK_WEBHOOK_URL]}}))
 
 
 def fuzz(strategy, *, base_url: str, headers, examples: int) -> int:
@@ -281,15 +407,17 @@ def fuzz(strategy, *, base_url: str, headers, examples: int) -> int:
 
 def test_operations_on_real_ids_answer_as_the_document_says(live_schema, stack, caller,
                                                              request):
-    # Given the operations with a path id, and the caller's real wallet, request, notification
+    # Given the operations with a path id, and the caller's real wallet, request,
+    # notification, hold and webhook (and for a void, a refund and a delete, their own)
     found = [result.ok() for result in live_schema.exclude(name=list(SESSION_ENDING))
              .get_all_operations()]
     pinned_ops = [op for op in found if any("{" + n + "}" in op.path for n in PATH_IDS)]
-    assert len(pinned_ops) >= 7, [op.label for op in found]
+    assert len(pinned_ops) >= 15, [op.label for op in found]
     # When each is fuzzed with schema-valid data on those ids
     ran, failures = collections.Counter(), []
     for operation in pinned_ops:
         pinned = {n: v for n, v in caller["pinned"].items() if "{" + n + "}" in operation.path}
+        pinned.update(caller["pinned_for"].get(operation.label, {}))
         try:
             ran[operation.label] += fuzz(
                 operation.as_strategy(GenerationMode.POSITIVE, path_parameters=pinned),

@@ -1,11 +1,11 @@
 """OpenAPI links of the public document: which value of one answer feeds which next call.
 
 They say how a client walks the API (sign up, log in, open a wallet, move money into, out
-of and between wallets, hold it and capture or void the hold, refund, follow the request)
-and let a stateful tester (schemathesis) walk it the same way. Each link names its target
-by operationId; `parameters` fill the target's parameters by name, and `requestBody` fills
-fields of its body, from runtime expressions over the source's request and response
-(OpenAPI 3.1, Link Object).
+of and between wallets, hold it and capture or void the hold, refund, follow the request,
+register a webhook and read, watch or delete it) and let a stateful tester (schemathesis)
+walk it the same way. Each link names its target by operationId; `parameters` fill the
+target's parameters by name, and `requestBody` fills fields of its body, from runtime
+expressions over the source's request and response (OpenAPI 3.1, Link Object).
 """
 from typing import Any
 
@@ -58,6 +58,17 @@ def of_hold() -> dict[str, Link]:
             "Void": link("void_hold", "Release it.", parameters=hold)}
 
 
+def of_webhook() -> dict[str, Link]:
+    """Links from a webhook's registration (its `id`)."""
+    webhook = {"webhook_id": CREATED_ID}
+    return {"GetWebhook": link("get_webhook", "Read it (never its secret again).",
+                               parameters=webhook),
+            "ListDeliveries": link("list_webhook_deliveries", "Its deliveries log.",
+                                   parameters=webhook),
+            "DeleteWebhook": link("delete_webhook", "Delete it: no delivery starts after.",
+                                  parameters=webhook)}
+
+
 # operationId -> status -> the links of that answer.
 LINKS: dict[str, dict[str, dict[str, Link]]] = {
     "sign_up": {"201": {"LogIn": link(
@@ -73,6 +84,7 @@ LINKS: dict[str, dict[str, dict[str, Link]]] = {
     "capture_hold": {"202": of_hold()},
     "void_hold": {"202": follow_request()},
     "refund_request": {"202": follow_request()},
+    "create_webhook": {"201": of_webhook()},
     "get_request": {"200": of_wallet("$response.body#/wallet_id")},
 }
 

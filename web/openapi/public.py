@@ -32,9 +32,11 @@ _document: dict | None = None
 DESCRIPTION = """The wallet service's HTTP API, version 1.
 
 * **JSON** in and out (UTF-8). Bodies are one JSON object of at most 64 KiB sent as
-  `application/json`; repeated keys are `invalid_json`, unknown fields `unknown_field`.
-  Types are strict: ids are JSON integers written as such (`7`, never `7.0` or `"7"`),
-  booleans are never numbers.
+  `application/json`; repeated keys, and a string holding a lone surrogate escape
+  (`\\ud800` without its pair: no UTF-8 text holds one), are `invalid_json`, unknown
+  fields `unknown_field`. Types are strict: ids are JSON integers written as such (`7`,
+  never `7.0` or `"7"`), booleans are never numbers, and a string is never a number (`1.5`
+  is not `"1.5"`).
 * **Amounts** are decimal strings in major units in plain notation (`"12.50"`), with exactly
   the currency's ISO 4217 decimals on output (`"5"` for JPY). On input a JSON number in plain
   notation is also accepted and parsed exactly. Amounts are > 0, at most MAX_AMOUNT
