@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 import settings
 from errors import BrokerUnavailable, DeadMessageNotFound
 from infra.broker import QueueCounts, RabbitQueues, RedisQueues
+from infra.broker.quorum import dead_letter_arguments, queue_arguments
 from payments.queues import QUEUES
 from tests.helpers import ROOT, broker_url, free_port, scratch_name, scratch_redis_url
 
@@ -35,20 +36,24 @@ def dead(actor: str = "settle_deposit", request_id: int = 7) -> Message:
 # -- RabbitMQ -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def vhost():
-    done = subprocess.run([sys.executable, "manage.py", "vhost", VHOST], cwd=ROOT, timeout=120,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "manage.py", "vhost", "--fresh", VHOST], cwd=ROOT,
+                          timeout=120, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return VHOST
 
 
 @pytest.fixture
 def channel(vhost):
-    """A channel on the scratch vhost whose actor queues (Dramatiq's arguments) are empty."""
+    """A channel on the scratch vhost whose actor queues (declared as the service's broker
+    declares them: quorum queues unless BROKER_QUORUM_QUEUES is false) are empty."""
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     chan = connection.channel()
+    kind = {"quorum": settings.BROKER_QUORUM_QUEUES,
+            "leader_locator": settings.BROKER_QUEUE_LEADER_LOCATOR}
     for q in QUEUES:
-        args = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{q}.XQ"}
-        for name, arguments in ((q, args), (f"{q}.DQ", args), (f"{q}.XQ", None)):
+        args = queue_arguments(q, **kind)
+        for name, arguments in ((q, args), (f"{q}.DQ", args),
+                                (f"{q}.XQ", dead_letter_arguments(**kind))):
             chan.queue_declare(name, durable=True, arguments=arguments)
             chan.queue_purge(name)
     yield chan
