@@ -121,6 +121,17 @@ def test_rabbitmq_counts_are_none_when_the_management_api_does_not_answer(vhost)
     assert not nowhere.management_answers()
 
 
+def test_a_management_node_that_does_not_answer_is_passed_over_for_the_next(channel):
+    # Given a cluster's management URL whose first node is down
+    down = f"http://guest:guest@127.0.0.1:{free_port()}"
+    cluster = rabbit_queues(f"{down};{settings.RABBITMQ_MANAGEMENT_URL}")
+    publish(channel, "deposits.XQ", dead(request_id=11))
+    # Then the counts and the dead messages come from the next node
+    assert cluster.management_answers()
+    assert counts_of(cluster, "deposits", (0, 0, 0, 1)).dead == 1
+    assert [m.args for m in cluster.dead("deposits") or []] == [(11,)]
+
+
 def test_peeking_at_dead_messages_shows_them_and_leaves_them_in_place(channel, rabbit):
     # Given two dead-lettered settle messages
     first, second = dead(request_id=11), dead(request_id=12)
