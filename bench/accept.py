@@ -8,9 +8,10 @@ shared with other work a run's figures drift by a third from one minute to the n
 three are not measured one after the other: POST /v1/transfers is driven at each in turn,
 ROUNDS times, in short slices (closed loop, then paced at PACED_PER_S) after an unmeasured
 warm-up slice each, each round starting with another variant (a drift in the machine's
-load then falls on each in turn), and each variant's figures add up its slices. CPU is each web
-process's own, per accepted request. Then the backlog is settled and audited. The table
-goes to bench/out/<run>/accept.md and bench/out/latest-accept.md.
+load then falls on each in turn), and each variant's figures add up its slices. CPU is
+each web process's own, per accepted request. Then the backlog is settled (DRAIN_S at
+most) and audited. The table goes to bench/out/<run>/accept.md and
+bench/out/latest-accept.md.
 """
 import os
 import secrets
