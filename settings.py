@@ -65,10 +65,6 @@ BROKER_QUEUE_LEADER_LOCATOR = _str("BROKER_QUEUE_LEADER_LOCATOR", "balanced")
 # Wait for RabbitMQ's publisher confirm on every message sent (web, workers, sweeper, ops):
 # a send that returns has been taken by the queue; one that raises is covered by the sweeper.
 BROKER_CONFIRM_DELIVERY = _bool("BROKER_CONFIRM_DELIVERY", True)
-# Confirmed sends go through one publishing thread per process, which pipelines them and
-# takes RabbitMQ's confirms many at once; false: each thread waits for each confirm on its
-# own channel (Dramatiq's way, a third slower on the accept path).
-BROKER_CONFIRM_PIPELINE = _bool("BROKER_CONFIRM_PIPELINE", True)
 # AMQP heartbeat of this process's broker connections, in seconds (0: none). The Procfile
 # sets 0 for web: its publishing connections idle between requests, and a blocking
 # connection only answers heartbeats when used, so RabbitMQ would drop them.

@@ -1,11 +1,10 @@
 """The accept path's cost of publisher confirms: `python bench/run.py --accept-only`.
 
-Seeds as a full run does and starts the stack (its workers settle everything), then three
-more web processes, one per way of sending: confirms off (`BROKER_CONFIRM_DELIVERY=false`),
-a confirm per message on each thread's channel (`BROKER_CONFIRM_PIPELINE=false`, Dramatiq's
-way) and the pipelined confirms of infra/broker/confirms.py (the default). On a machine
-shared with other work a run's figures drift by a third from one minute to the next, so the
-three are not measured one after the other: POST /v1/transfers is driven at each in turn,
+Seeds as a full run does and starts the stack (its workers settle everything), then one
+more web process per way of sending (VARIANTS): publisher confirms off
+(`BROKER_CONFIRM_DELIVERY=false`) and on (the default). On a machine shared with other work
+a run's figures drift by a third from one minute to the next, so the variants are not
+measured one after the other: POST /v1/transfers is driven at each in turn,
 ROUNDS times, in short slices (closed loop, then paced at PACED_PER_S) after an unmeasured
 warm-up slice each, each round starting with another variant (a drift in the machine's
 load then falls on each in turn), and each variant's figures add up its slices. CPU is
@@ -25,9 +24,8 @@ from bench.phases import Bench, _transfer_data, audit, drive, warm_up
 from bench.stack import Stack, WebProcess, free_port
 
 VARIANTS = {"confirms off": {"BROKER_CONFIRM_DELIVERY": "false"},
-            "a confirm per message": {"BROKER_CONFIRM_PIPELINE": "false"},
-            "pipelined confirms (default)": {}}
-ROUNDS = 3
+            "confirms on (default)": {"BROKER_CONFIRM_DELIVERY": "true"}}
+ROUNDS = 4
 SLICE_S = 6
 PACED_PER_S = 100
 # The backlog the slices leave is settled for this long at most before the audit (a pending

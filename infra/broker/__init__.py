@@ -76,8 +76,7 @@ def _make() -> dramatiq.Broker:
         return RedisBroker(url=NODES[0])
     return QuorumRabbitmqBroker(url=list(NODES), confirm_delivery=settings.BROKER_CONFIRM_DELIVERY,
                                 quorum=settings.BROKER_QUORUM_QUEUES,
-                                leader_locator=settings.BROKER_QUEUE_LEADER_LOCATOR,
-                                pipelined_confirms=settings.BROKER_CONFIRM_PIPELINE)
+                                leader_locator=settings.BROKER_QUEUE_LEADER_LOCATOR)
 
 
 def install(*, middleware: Iterable[Middleware] = ()) -> dramatiq.Broker:

@@ -11,17 +11,9 @@ never rejects anything).
 
 Quorum queues refuse some classic arguments (`x-max-priority`, which Dramatiq adds for its
 `max_priority` option, unused here): they are left out.
-
-With confirms on, messages go through one publishing thread per process that pipelines
-them and resolves each on RabbitMQ's (cumulative) confirm (confirms.py), instead of a
-round trip per message on each thread's own channel.
 """
-from dramatiq import Message
 from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL, RabbitmqBroker
-from dramatiq.common import current_millis, dq_name, xq_name
-from dramatiq.errors import ConnectionClosed
-
-from infra.broker.confirms import ConfirmingPublisher, Unroutable
+from dramatiq.common import xq_name
 
 # Classic-queue arguments a quorum queue refuses.
 CLASSIC_ONLY = ("x-max-priority", "x-queue-mode", "x-queue-master-locator")
@@ -55,67 +47,19 @@ def dead_letter_arguments(*, quorum: bool, leader_locator: str) -> dict:
     return arguments
 
 
-# Sends of one message: a connection lost midway is tried again on the next node.
-SEND_ATTEMPTS = 3
-
-
 class QuorumRabbitmqBroker(RabbitmqBroker):
-    """A RabbitmqBroker whose queues are quorum queues (or classic ones, as configured),
-    and whose confirmed sends are pipelined through one publishing thread."""
+    """A RabbitmqBroker whose queues are quorum queues (or classic ones, as configured)."""
 
     def __init__(self, *, quorum: bool = True, leader_locator: str = "balanced",
-                 pipelined_confirms: bool = True, **kwargs) -> None:
+                 **kwargs) -> None:
         """
         Parameters:
           quorum: declare quorum queues; False keeps Dramatiq's classic ones.
           leader_locator: where RabbitMQ puts a new quorum queue's leader.
-          pipelined_confirms: with confirm_delivery, send through one publishing thread
-            (confirms.py); False waits for each confirm on the sending thread's channel,
-            as Dramatiq does.
           kwargs: RabbitmqBroker's own (url, confirm_delivery, middleware...).
         """
         super().__init__(**kwargs)
         self.quorum, self.leader_locator = quorum, leader_locator
-        nodes = self.parameters if isinstance(self.parameters, list) else [self.parameters]
-        self.publisher = (ConfirmingPublisher(nodes)
-                          if self.confirm_delivery and pipelined_confirms else None)
-
-    def close(self) -> None:
-        """Close every connection, the publishing thread's too."""
-        if self.publisher is not None:
-            self.publisher.stop()
-        super().close()
-
-    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
-        """Send `message` (after `delay` ms), returning once RabbitMQ confirmed it.
-
-        Raises:
-          ConnectionClosed: it could not be sent, or was not confirmed.
-        """
-        if self.publisher is None:
-            return super().enqueue(message, delay=delay)
-        canonical = queue_name = message.queue_name
-        if delay is not None:  # as Dramatiq does it: through the delay queue, with an eta
-            queue_name = dq_name(queue_name)
-            message = message.copy(queue_name=queue_name,
-                                   options={"eta": current_millis() + delay})
-        error: Exception = ConnectionClosed(None)
-        for _ in range(SEND_ATTEMPTS):
-            self.declare_queue(canonical, ensure=True)
-            self.emit_before("enqueue", message, delay)
-            try:
-                self.publisher.publish(queue_name, message.encode(),
-                                       priority=message.options.get("broker_priority"))
-            except Unroutable as exc:  # deleted under us: declare it again, send again
-                self.queues_pending.add(canonical)
-                error = ConnectionClosed(exc)
-                continue
-            except ConnectionClosed as exc:
-                error = exc
-                continue
-            self.emit_after("enqueue", message, delay)
-            return message
-        raise error
 
     def _build_queue_arguments(self, queue_name: str) -> dict:
         arguments = super()._build_queue_arguments(queue_name)
