@@ -28,6 +28,9 @@ import requests
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # the real script, not Debian's su wrapper
 PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports (32768-60999)
 BOOT_TIMEOUT_S = 90
+# The feature flags the service's queues need: quorum queues, and (for their at-least-once
+# dead-lettering) the stream queue flag.
+NEEDED_FLAGS = ("quorum_queue", "stream_queue")
 
 
 def _port(taken: set[int]) -> int:
@@ -139,7 +142,10 @@ class RabbitCluster:
                 pika.BlockingConnection(pika.URLParameters(
                     node.url() + "?connection_attempts=1&socket_timeout=1")).close()
             running = {n["name"] for n in self.api(self.nodes[0], "/nodes") if n["running"]}
-            return running == names
+            # A fresh cluster enables its feature flags a moment after its nodes run, and
+            # refuses quorum queues until then.
+            flags = {f["name"]: f["state"] for f in self.api(self.nodes[0], "/feature-flags")}
+            return running == names and all(flags.get(f) == "enabled" for f in NEEDED_FLAGS)
         except (pika.exceptions.AMQPError, requests.RequestException, OSError):
             return False
 
