@@ -4,6 +4,7 @@ scratch virtual host nobody consumes from) and a real Redis (a namespace of its 
 Dead-lettered messages are put in `<q>.XQ` by the test itself, encoded as Dramatiq
 encodes them, carrying what a failed delivery adds (a retry count and a traceback).
 """
+import os
 import subprocess
 import sys
 import time
@@ -257,3 +258,30 @@ def test_redis_delete_drops_a_dead_message_and_an_unknown_one_is_not_found(redis
 def test_redis_counts_are_none_when_redis_does_not_answer():
     broker = RedisBroker(url=f"redis://127.0.0.1:{free_port()}/0")
     assert RedisQueues(broker, QUEUES).counts() is None
+
+
+# -- switching queue types ------------------------------------------------------------------
+def test_manage_vhost_deletes_empty_queues_of_the_other_type_and_names_those_with_messages():
+    # Given a vhost left by a run with classic queues: deposits empty, withdrawals not
+    name = scratch_name("retype")
+    argv = [sys.executable, "manage.py", "vhost", name]
+    assert subprocess.run([*argv, "--fresh"], cwd=ROOT, timeout=120).returncode == 0
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url(name)))
+    try:
+        chan = connection.channel()
+        for queue in ("deposits", "withdrawals"):
+            chan.queue_declare(queue, durable=True)
+        publish(chan, "withdrawals", dead())
+        # When `manage.py vhost` runs with quorum queues configured
+        done = subprocess.run(argv, cwd=ROOT, timeout=120, capture_output=True, text=True,
+                              env={**os.environ, "BROKER_QUORUM_QUEUES": "true"})
+        # Then it fails naming the queue that holds a message, and deleted the empty one
+        assert done.returncode == 1
+        assert "withdrawals (1 messages)" in done.stderr and "deposits" not in done.stderr
+        assert chan.queue_declare("withdrawals", passive=True).method.message_count == 1
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker):
+            chan.queue_declare("deposits", passive=True)
+    finally:
+        connection.close()
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True,
+                       timeout=60)
