@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pika
+import pytest
 import requests
 from dramatiq import Message
 
@@ -75,6 +76,7 @@ def ask(cluster, first) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_confirmed_messages_survive_the_kill_of_the_leaders_node_and_the_broker_stays_ready(
         rabbit_cluster, log_dir):
     cluster = rabbit_cluster
