@@ -1,7 +1,8 @@
 """The service's broker on a real 3-node RabbitMQ cluster (tests/scale/cluster.py): quorum
 queues with their leaders spread over the nodes, confirmed publishes under load while the
 node leading the queue is SIGKILLed, and every broker question answered with that node
-down (it comes first in the URLs, so each question has to fail over).
+down (it comes first in the URLs, so each question has to fail over), up to a deposit that
+a web process accepts and a worker settles.
 """
 import json
 import os
@@ -18,7 +19,7 @@ from dramatiq import Message
 
 from infra.broker import QuorumRabbitmqBroker, _with_defaults
 from payments.queues import QUEUES
-from tests.helpers import ROOT, start_web
+from tests.helpers import ROOT, Client, start_web, start_worker
 
 PUBLISHERS = 4
 PER_PUBLISHER = 750
@@ -61,6 +62,8 @@ def drain(url: str, queue: str, want: set[str]) -> set[str]:
             channel.basic_ack(method.delivery_tag)
         if want <= seen or time.monotonic() > deadline:
             break
+    channel.cancel()
+    channel.queue_purge(queue)  # what is left: duplicates of sends that raised
     connection.close()
     return seen
 
@@ -130,14 +133,6 @@ def test_confirmed_messages_survive_the_kill_of_the_leaders_node_and_the_broker_
     assert answers["dead_letter_counts"]["deposits"] == 1
     assert answers["counts"]["deposits"][1] == 1
     assert answers["dead"] == [dead.message_id] and answers["requeued"] == dead.message_id
-    # ... and a web process (its BROKER_URL the same) says it is ready
-    web, base = start_web(log_dir, BROKER_URL=cluster.url(first=victim),
-                          RABBITMQ_MANAGEMENT_URL=cluster.management_url(first=victim))
-    try:
-        ready = requests.get(base + "/readyz", timeout=30)
-    finally:
-        web.stop()
-    assert ready.status_code == 200 and ready.json()["broker"] == "ok", ready.text
 
     # And nothing confirmed was lost: every message consumed, with the requeued one
     survivor = next(n for n in cluster.nodes if n.alive)
@@ -145,3 +140,20 @@ def test_confirmed_messages_survive_the_kill_of_the_leaders_node_and_the_broker_
     lost = set(confirmed) - seen
     print(f"{len(seen)} distinct messages consumed; {len(lost)} confirmed ones lost")
     assert not lost and dead.message_id in seen
+
+    # And with that node still down, a web process and a worker on the cluster's URLs (it
+    # first) are ready, and a deposit the one accepts the other settles
+    env = {"BROKER_URL": cluster.url(first=victim),
+           "RABBITMQ_MANAGEMENT_URL": cluster.management_url(first=victim)}
+    web, base = start_web(log_dir, **env)
+    worker = start_worker(log_dir, **env)
+    try:
+        ready = requests.get(base + "/readyz", timeout=30)
+        client = Client(base).sign_up()
+        wallet = client.open_wallet("USD")
+        settled = client.settled(client.deposit(wallet["id"], "10.00")["id"])
+    finally:
+        worker.stop()
+        web.stop()
+    assert ready.status_code == 200 and ready.json()["broker"] == "ok", ready.text
+    assert settled["status"] == "succeeded", settled
