@@ -76,7 +76,7 @@ lint: install-dev
 
 test: install-dev secrets lint
 	@$(TEST_ENV) BROKER_URL=amqp://guest:guest@127.0.0.1:5672/%2F $(PY) manage.py check
-	@$(TEST_ENV) $(PY) manage.py vhost $(TEST_VHOST)
+	@$(TEST_ENV) $(PY) manage.py vhost --fresh $(TEST_VHOST)
 	@$(TEST_ENV) $(PY) manage.py broker-plugins
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)

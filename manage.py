@@ -5,7 +5,9 @@
   check    says whether MariaDB, Redis and RabbitMQ answer, and how to start one that does not
   migrate  creates the database if missing and applies pending migrations
   reset-test-db  drops and re-migrates the *_test database (WALLET_ENV=test only)
-  vhost NAME     creates a RabbitMQ virtual host for guest (tests keep to their own)
+  vhost NAME [--fresh]  creates a RabbitMQ virtual host for guest (tests keep to their
+                 own); deletes its empty queues of the other type than BROKER_QUORUM_QUEUES;
+                 --fresh deletes the vhost and its messages first
   broker-plugins enables RabbitMQ's management plugin (the ops page's queue counts) and
                  waits until its HTTP API answers; nothing to do for a Redis broker
   audit    checks the ledger (see audit.py), records the run; exits non-zero on any finding
@@ -130,17 +132,56 @@ def reset_test_db() -> int:
     return migrate()
 
 
-def vhost(name: str) -> int:
-    """Create a RabbitMQ virtual host for guest (tests and the chaos run keep to their own)."""
+def vhost(name: str, *, fresh: bool = False, check_types: bool = True) -> int:
+    """Create a RabbitMQ virtual host for guest (tests and the chaos run keep to their own).
+
+    `fresh` deletes it first, with everything in it (a test vhost, whose database is reset
+    too). Otherwise (unless `check_types` is false: a name never used before) its queues of
+    the other type than BROKER_QUORUM_QUEUES asks for (RabbitMQ refuses to redeclare them)
+    are dealt with: empty ones are deleted, to be declared again as configured; one that
+    still holds messages is named, and the command fails.
+    """
     import subprocess
 
-    for argv in (["rabbitmqctl", "-q", "add_vhost", name],
-                 ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"]):
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    def ctl(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["rabbitmqctl", "-q", *argv], capture_output=True, text=True,
+                              timeout=60)
+
+    if fresh:
+        ctl("delete_vhost", name)
+    added = ctl("add_vhost", name)  # (nothing to say when it exists already)
+    for done, argv in ((added, "add_vhost"),
+                       (ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*"),
+                        "set_permissions")):
         if done.returncode and "already_exists" not in done.stderr + done.stdout:
-            print(f"manage.py vhost: {' '.join(argv)} failed: {done.stderr.strip()}",
+            print(f"manage.py vhost: rabbitmqctl {argv} {name} failed: {done.stderr.strip()}",
                   file=sys.stderr)
             return 1
+    return _retype_queues(name, ctl) if check_types and not fresh else 0
+
+
+def _retype_queues(name: str, ctl) -> int:
+    """Delete the empty queues of `name` whose type is not the configured one; fail naming
+    those that hold messages (drain them first)."""
+    import settings
+
+    want = "quorum" if settings.BROKER_QUORUM_QUEUES else "classic"
+    listed = ctl("list_queues", "-p", name, "--no-table-headers", "name", "type", "messages")
+    stuck = []
+    for line in listed.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[1] == want or parts[1] not in ("classic", "quorum"):
+            continue
+        if parts[2] == "0":
+            ctl("delete_queue", "-p", name, "--if-empty", parts[0])
+        else:
+            stuck.append(f"{parts[0]} ({parts[2]} messages)")
+    if stuck:
+        other = "classic" if want == "quorum" else "quorum"
+        print(f"manage.py vhost: {name} holds {other} queues with messages, which RabbitMQ "
+              f"cannot redeclare as {want}: {', '.join(stuck)}; let the workers drain them "
+              f"(or use a new vhost), then run this again", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -192,9 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["secrets", "check", "migrate", "reset-test-db",
                                             "vhost", "broker-plugins", "audit"])
     parser.add_argument("name", nargs="?", help="the virtual host, for `vhost`")
-    args = parser.parse_args(argv)
+    parser.add_argument("--fresh", action="store_true",
+                        help="`vhost`: delete it, with its queues and messages, first")
+    args = parser.parse_intermixed_args(argv)
     if args.command == "vhost":
-        return vhost(args.name or "wallet_test")
+        return vhost(args.name or "wallet_test", fresh=args.fresh)
     return {"secrets": secrets, "check": check, "migrate": migrate, "reset-test-db": reset_test_db,
             "broker-plugins": broker_plugins, "audit": audit}[args.command]()
 

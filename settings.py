@@ -33,6 +33,15 @@ def _str(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "true", "yes", "0", "false", "no"):
+        raise SystemExit(f"settings: {name} must be true or false, got {raw!r}")
+    return raw in ("1", "true", "yes")
+
+
 # development | test | production; anything but development demands real secrets.
 ENV = _str("WALLET_ENV", "development")
 DEVELOPMENT = ENV == "development"
@@ -44,8 +53,18 @@ DB_POOL_SIZE = _int("DB_POOL_SIZE", 32)
 # Seconds a pooled connection is reused before it is recycled.
 DB_POOL_RECYCLE_S = _int("DB_POOL_RECYCLE_S", 300)
 
-# RabbitMQ (amqp://...) carrying the actors' messages; redis://... is also accepted.
+# RabbitMQ (amqp://...) carrying the actors' messages; redis://... is also accepted. The
+# nodes of a RabbitMQ cluster are `;`-separated URLs, tried in turn.
 BROKER_URL = _str("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+# Declare the actor queues (and their .DQ and .XQ) as RabbitMQ quorum queues, replicated over
+# a cluster's nodes; false declares classic queues. RabbitMQ refuses to redeclare a queue as
+# the other type: switch on a new vhost, or drain and delete the queues first (README).
+BROKER_QUORUM_QUEUES = _bool("BROKER_QUORUM_QUEUES", True)
+# Where a new quorum queue's leader goes: balanced (spread over the nodes) or client-local.
+BROKER_QUEUE_LEADER_LOCATOR = _str("BROKER_QUEUE_LEADER_LOCATOR", "balanced")
+# Wait for RabbitMQ's publisher confirm on every message sent (web, workers, sweeper, ops):
+# a send that returns has been taken by the queue; one that raises is covered by the sweeper.
+BROKER_CONFIRM_DELIVERY = _bool("BROKER_CONFIRM_DELIVERY", True)
 # AMQP heartbeat of this process's broker connections, in seconds (0: none). The Procfile
 # sets 0 for web: its publishing connections idle between requests, and a blocking
 # connection only answers heartbeats when used, so RabbitMQ would drop them.
@@ -160,7 +179,8 @@ LOG_LEVEL = _str("LOG_LEVEL", "INFO")
 OPS_TOKEN = os.environ.get("OPS_TOKEN", "")
 # Seconds an ops login (its signed session cookie) stays valid.
 OPS_SESSION_TTL_S = _int("OPS_SESSION_TTL_S", 8 * 3600)
-# RabbitMQ's management HTTP API, with credentials, for the ops page's queue counts.
+# RabbitMQ's management HTTP API, with credentials, for the ops page's queue counts; the
+# nodes of a cluster `;`-separated, asked in turn until one answers.
 RABBITMQ_MANAGEMENT_URL = _str("RABBITMQ_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 
 MIN_SECRET_BYTES = 32
@@ -219,6 +239,12 @@ def _check_waits() -> None:
                          f"(three quarters of WEB_THREADS={WEB_THREADS})")
 
 
+def _check_leader_locator() -> None:
+    if BROKER_QUEUE_LEADER_LOCATOR not in ("balanced", "client-local"):
+        raise SystemExit("settings: BROKER_QUEUE_LEADER_LOCATOR must be balanced or "
+                         f"client-local, got {BROKER_QUEUE_LEADER_LOCATOR!r}")
+
+
 def _trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     try:
         return tuple(ipaddress.ip_network(part.strip(), strict=False)
@@ -234,3 +260,4 @@ OPS_KEY = _check_ops_token()
 TRUSTED_PROXY_NETWORKS = _trusted_proxies()
 _check_fees()
 _check_waits()
+_check_leader_locator()

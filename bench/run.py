@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import (  # noqa: E402
+    accept,
     ceiling,
     growth,
     load,
@@ -67,6 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, 3 s phases, no growth measures (CI smoke test)")
+    parser.add_argument("--accept-only", action="store_true",
+                        help="only the accept path: the uniform transfer phase, closed loop "
+                             "and paced at half its peak (bench/accept.py)")
     parser.add_argument("--workers", type=int, default=2,
                         help=f"worker processes ({WORKER_THREADS} threads each, as in the "
                              "Procfile); default 2")
@@ -148,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     conn = connect(namespace)
     machine = report.machine(conn)
     external_id = seed.system_wallets(conn)[seed.SYSTEM_KEYS[0]]
+    if args.accept_only:
+        text, ok = accept.run(conn=conn, env=env, sizes=sizes, connections=args.connections,
+                              run_dir=run_dir, run_id=run_id, database=namespace.database,
+                              workers=args.workers, external_id=external_id)
+        print(f"\n{machine}\n\n{text}", flush=True)
+        return 0 if ok else 1
     pop = seed.population(conn, sizes.wallets, external_id=external_id)
     movers = pop.subset(sizes.transfer_wallets)
     print(f"  seeded {sizes.wallets:,} users and wallets", flush=True)

@@ -1,11 +1,13 @@
 """The broker: the one module that knows BROKER_URL, and the one global of every process.
 
 It parses the URL once (`NODES`: each node of a `;`-separated RabbitMQ cluster URL with
-our connection defaults added) and answers every broker question: the Dramatiq broker
-itself (`install`, `current`), whether it answers (`ping`), which queues hold a backlog,
-how many messages were dead-lettered, and, for the ops page, per-queue counts and the
-dead messages (`for_ops`: RabbitMQ's management API, or Dramatiq's Redis keys). Questions
-asked over AMQP try each node in turn, so one node down answers from the next.
+our connection defaults added; `MANAGEMENT_URLS` likewise for RABBITMQ_MANAGEMENT_URL) and
+answers every broker question: the Dramatiq broker itself (`install`, `current`: quorum
+queues and publisher confirms as configured, see quorum.py), whether it answers (`ping`),
+which queues hold a backlog, how many messages were dead-lettered, and, for the ops page,
+per-queue counts and the dead messages (`for_ops`: RabbitMQ's management API, or
+Dramatiq's Redis keys). Every question tries each node in turn, so one node down answers
+from the next: AMQP ones through `open_amqp`, management ones in RabbitQueues.
 
 Queue names come from the callers (payments.queues names the actor queues): this module
 knows brokers, not the operations that use them.
@@ -16,7 +18,6 @@ from collections.abc import Iterable
 import dramatiq
 import pika
 import redis
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import xq_name
@@ -24,12 +25,13 @@ from dramatiq.middleware import Middleware
 
 import settings
 from infra.broker.common import DeadMessage, QueueCounts
+from infra.broker.quorum import QuorumRabbitmqBroker
 from infra.broker.rabbit import RabbitQueues
 from infra.broker.redis_keys import RedisQueues
 
-__all__ = ["DeadMessage", "QueueCounts", "RabbitQueues", "RedisQueues", "NODES", "KIND",
-           "backlogged", "current", "dead_letter_counts", "for_ops", "install", "open_amqp",
-           "ping"]
+__all__ = ["DeadMessage", "QueueCounts", "QuorumRabbitmqBroker", "RabbitQueues", "RedisQueues",
+           "NODES", "KIND", "MANAGEMENT_URLS", "backlogged", "current", "dead_letter_counts",
+           "for_ops", "install", "open_amqp", "ping", "split_nodes"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,11 @@ def _with_defaults(url: str) -> str:
     return url if not extra else url + ("&" if "?" in url else "?") + extra
 
 
+def split_nodes(urls: str) -> tuple[str, ...]:
+    """The non-empty `;`-separated parts of `urls`, stripped."""
+    return tuple(u.strip() for u in urls.split(";") if u.strip())
+
+
 def _kind(url: str) -> str:
     return "stub" if url.startswith("stub:") else "redis" if url.startswith("redis") else "amqp"
 
@@ -54,8 +61,10 @@ def _kind(url: str) -> str:
 # "amqp", "redis" or "stub" (the in-memory broker of the tests).
 KIND = _kind(settings.BROKER_URL)
 # The nodes of the broker URL, each with the AMQP defaults (one node for Redis or stub).
-NODES: tuple[str, ...] = tuple(_with_defaults(u.strip()) if KIND == "amqp" else u.strip()
-                               for u in settings.BROKER_URL.split(";") if u.strip())
+NODES: tuple[str, ...] = tuple(_with_defaults(u) if KIND == "amqp" else u
+                               for u in split_nodes(settings.BROKER_URL))
+# The management API of each node (RABBITMQ_MANAGEMENT_URL), asked in turn.
+MANAGEMENT_URLS: tuple[str, ...] = split_nodes(settings.RABBITMQ_MANAGEMENT_URL)
 
 _broker: dramatiq.Broker | None = None
 
@@ -65,7 +74,9 @@ def _make() -> dramatiq.Broker:
         return StubBroker()
     if KIND == "redis":
         return RedisBroker(url=NODES[0])
-    return RabbitmqBroker(url=";".join(NODES))
+    return QuorumRabbitmqBroker(url=list(NODES), confirm_delivery=settings.BROKER_CONFIRM_DELIVERY,
+                                quorum=settings.BROKER_QUORUM_QUEUES,
+                                leader_locator=settings.BROKER_QUEUE_LEADER_LOCATOR)
 
 
 def install(*, middleware: Iterable[Middleware] = ()) -> dramatiq.Broker:
@@ -181,5 +192,5 @@ def for_ops(queues: tuple[str, ...]) -> RabbitQueues | RedisQueues:
         broker = current()
         assert isinstance(broker, RedisBroker)
         return RedisQueues(broker, queues)
-    return RabbitQueues(open_amqp, pika.URLParameters(NODES[0]).virtual_host,
-                        settings.RABBITMQ_MANAGEMENT_URL, queues)
+    return RabbitQueues(open_amqp, pika.URLParameters(NODES[0]).virtual_host, MANAGEMENT_URLS,
+                        queues)

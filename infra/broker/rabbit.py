@@ -23,42 +23,50 @@ TIMEOUT_S = 3
 SCAN_LIMIT = 1000  # dead messages looked through to find one by id
 
 
+def _api(management_url: str) -> tuple[str, tuple[str, str]]:
+    """A node's API root (credentials taken out) and its credentials."""
+    parts = urlsplit(management_url)
+    auth = (parts.username or "guest", parts.password or "guest")
+    netloc = (parts.hostname or "127.0.0.1") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", "")), auth
+
+
 class RabbitQueues:
     """RabbitMQ: the management API for counts and peeks, AMQP to move messages."""
 
     def __init__(self, connect: Callable[[], pika.BlockingConnection], vhost: str,
-                 management_url: str, queues: tuple[str, ...]) -> None:
+                 management_urls: str | tuple[str, ...], queues: tuple[str, ...]) -> None:
         """
         Parameters:
           connect: opens an AMQP connection to some node that answers.
           vhost: the virtual host of the actor queues.
-          management_url: the management API, with its credentials.
+          management_urls: the management API of each node, with its credentials (a tuple,
+            or one string with the nodes `;`-separated); asked in turn until one answers.
           queues: the actor queues.
         """
         self.connect, self.queues = connect, queues
-        parts = urlsplit(management_url)
-        self.auth = (parts.username or "guest", parts.password or "guest")
-        netloc = (parts.hostname or "127.0.0.1") + (f":{parts.port}" if parts.port else "")
-        self.api = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", ""))
+        if isinstance(management_urls, str):
+            management_urls = tuple(u.strip() for u in management_urls.split(";") if u.strip())
+        self.apis = tuple(_api(url) for url in management_urls)
         self.vhost = quote(vhost, safe="")
 
     def management_answers(self) -> bool:
-        """Whether the management API answers these credentials (for manage.py)."""
-        try:
-            return requests.get(f"{self.api}/overview", auth=self.auth, timeout=TIMEOUT_S).ok
-        except requests.RequestException:
-            return False
+        """Whether some node's management API answers these credentials (for manage.py)."""
+        return self._call("GET", "/overview", quiet=True) is not None
 
-    def _call(self, method: str, path: str, **kwargs):
-        try:
-            res = requests.request(method, f"{self.api}{path}", auth=self.auth,
-                                   timeout=TIMEOUT_S, **kwargs)
-            res.raise_for_status()
-            return res.json()
-        except (requests.RequestException, ValueError) as exc:
-            log.warning("RabbitMQ's management API did not answer %s %s: %s", method, path,
-                        type(exc).__name__)
-            return None
+    def _call(self, method: str, path: str, *, quiet: bool = False, **kwargs):
+        """The JSON answer of the first node that gives one; None when none does."""
+        for api, auth in self.apis:
+            try:
+                res = requests.request(method, f"{api}{path}", auth=auth, timeout=TIMEOUT_S,
+                                       **kwargs)
+                res.raise_for_status()
+                return res.json()
+            except (requests.RequestException, ValueError) as exc:
+                if not quiet:
+                    log.warning("RabbitMQ's management API at %s did not answer %s %s: %s",
+                                urlsplit(api).netloc, method, path, type(exc).__name__)
+        return None
 
     def counts(self) -> list[QueueCounts] | None:
         """Per actor queue; None when the management API does not answer."""

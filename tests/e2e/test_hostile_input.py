@@ -509,6 +509,7 @@ def history_cases() -> list[Case]:
              path="/v1/requests?wallet_id=9223372036854775808", error_field="wallet_id"),
         Case("requests-unknown-filter", requests, 422, "validation_error",
              path="/v1/requests?amount=1", error_field="amount")]
+    return cases
 
 
 # -- version 1.1: metadata, holds, refunds, events, webhooks --------------------------------

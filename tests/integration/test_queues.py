@@ -4,6 +4,7 @@ scratch virtual host nobody consumes from) and a real Redis (a namespace of its 
 Dead-lettered messages are put in `<q>.XQ` by the test itself, encoded as Dramatiq
 encodes them, carrying what a failed delivery adds (a retry count and a traceback).
 """
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from dramatiq.brokers.redis import RedisBroker
 import settings
 from errors import BrokerUnavailable, DeadMessageNotFound
 from infra.broker import QueueCounts, RabbitQueues, RedisQueues
+from infra.broker.quorum import dead_letter_arguments, queue_arguments
 from payments.queues import QUEUES
 from tests.helpers import ROOT, broker_url, free_port, scratch_name, scratch_redis_url
 
@@ -35,20 +37,24 @@ def dead(actor: str = "settle_deposit", request_id: int = 7) -> Message:
 # -- RabbitMQ -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def vhost():
-    done = subprocess.run([sys.executable, "manage.py", "vhost", VHOST], cwd=ROOT, timeout=120,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "manage.py", "vhost", "--fresh", VHOST], cwd=ROOT,
+                          timeout=120, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return VHOST
 
 
 @pytest.fixture
 def channel(vhost):
-    """A channel on the scratch vhost whose actor queues (Dramatiq's arguments) are empty."""
+    """A channel on the scratch vhost whose actor queues (declared as the service's broker
+    declares them: quorum queues unless BROKER_QUORUM_QUEUES is false) are empty."""
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     chan = connection.channel()
+    kind = {"quorum": settings.BROKER_QUORUM_QUEUES,
+            "leader_locator": settings.BROKER_QUEUE_LEADER_LOCATOR}
     for q in QUEUES:
-        args = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{q}.XQ"}
-        for name, arguments in ((q, args), (f"{q}.DQ", args), (f"{q}.XQ", None)):
+        args = queue_arguments(q, **kind)
+        for name, arguments in ((q, args), (f"{q}.DQ", args),
+                                (f"{q}.XQ", dead_letter_arguments(**kind))):
             chan.queue_declare(name, durable=True, arguments=arguments)
             chan.queue_purge(name)
     yield chan
@@ -114,6 +120,17 @@ def test_rabbitmq_counts_are_none_when_the_management_api_does_not_answer(vhost)
     # Then the counts and the dead messages are unavailable, not an error
     assert nowhere.counts() is None and nowhere.dead("deposits") is None
     assert not nowhere.management_answers()
+
+
+def test_a_management_node_that_does_not_answer_is_passed_over_for_the_next(channel):
+    # Given a cluster's management URL whose first node is down
+    down = f"http://guest:guest@127.0.0.1:{free_port()}"
+    cluster = rabbit_queues(f"{down};{settings.RABBITMQ_MANAGEMENT_URL}")
+    publish(channel, "deposits.XQ", dead(request_id=11))
+    # Then the counts and the dead messages come from the next node
+    assert cluster.management_answers()
+    assert counts_of(cluster, "deposits", (0, 0, 0, 1)).dead == 1
+    assert [m.args for m in cluster.dead("deposits") or []] == [(11,)]
 
 
 def test_peeking_at_dead_messages_shows_them_and_leaves_them_in_place(channel, rabbit):
@@ -241,3 +258,30 @@ def test_redis_delete_drops_a_dead_message_and_an_unknown_one_is_not_found(redis
 def test_redis_counts_are_none_when_redis_does_not_answer():
     broker = RedisBroker(url=f"redis://127.0.0.1:{free_port()}/0")
     assert RedisQueues(broker, QUEUES).counts() is None
+
+
+# -- switching queue types ------------------------------------------------------------------
+def test_manage_vhost_deletes_empty_queues_of_the_other_type_and_names_those_with_messages():
+    # Given a vhost left by a run with classic queues: deposits empty, withdrawals not
+    name = scratch_name("retype")
+    argv = [sys.executable, "manage.py", "vhost", name]
+    assert subprocess.run([*argv, "--fresh"], cwd=ROOT, timeout=120).returncode == 0
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url(name)))
+    try:
+        chan = connection.channel()
+        for queue in ("deposits", "withdrawals"):
+            chan.queue_declare(queue, durable=True)
+        publish(chan, "withdrawals", dead())
+        # When `manage.py vhost` runs with quorum queues configured
+        done = subprocess.run(argv, cwd=ROOT, timeout=120, capture_output=True, text=True,
+                              env={**os.environ, "BROKER_QUORUM_QUEUES": "true"})
+        # Then it fails naming the queue that holds a message, and deleted the empty one
+        assert done.returncode == 1
+        assert "withdrawals (1 messages)" in done.stderr and "deposits" not in done.stderr
+        assert chan.queue_declare("withdrawals", passive=True).method.message_count == 1
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker):
+            chan.queue_declare("deposits", passive=True)
+    finally:
+        connection.close()
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True,
+                       timeout=60)

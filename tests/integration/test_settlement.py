@@ -736,8 +736,8 @@ def test_while_a_queue_has_a_backlog_the_sweeper_leaves_its_young_requests_alone
     import pika
 
     vhost = scratch_name("sweep")
-    subprocess.run([sys.executable, "manage.py", "vhost", vhost], check=True, timeout=60,
-                   cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    subprocess.run([sys.executable, "manage.py", "vhost", "--fresh", vhost], check=True,
+                   timeout=60, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     url = broker_url(vhost)
     connection = pika.BlockingConnection(pika.URLParameters(url))
     channel = connection.channel()

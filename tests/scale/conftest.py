@@ -1,0 +1,15 @@
+"""The scale tests' own clusters, started by the tests and torn down after them."""
+import pytest
+
+from tests.scale.cluster import RabbitCluster
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster():
+    """A 3-node RabbitMQ cluster of this run's own (tests/scale/cluster.py)."""
+    cluster = RabbitCluster(3).start()
+    print(f"\nRabbitMQ cluster of 3 nodes started in {cluster.started_s:.1f} s")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
