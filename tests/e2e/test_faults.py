@@ -133,7 +133,7 @@ def test_with_redis_stopped_reads_and_money_movement_keep_working(own_stack):
         assert alice.wallet(a)["balance"] == "7.45" and bob.wallet(b)["balance"] == "12.45"
         assert listed[0]["request_id"] == done["id"]
         ready = alice.call("GET", "/readyz")
-        assert ready.status_code == 503 and ready.json()["redis"] == "error"
+        assert ready.status_code == 200 and ready.json()["redis"] == "error"  # still serves
     finally:
         subprocess.run(health.HOW_TO_START["redis"], shell=True, check=True, timeout=30)
         deadline = time.monotonic() + 20
