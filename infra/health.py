@@ -17,12 +17,13 @@ TIMEOUT_S = 2
 # One round trip: whether this is a Galera node and, if so, whether it is part of the
 # primary component (wsrep_ready) and synced with it (wsrep_local_state 4): a joining, donor
 # or partitioned node must get no traffic, even though it may still answer queries.
+# (Scalar subqueries: in an aggregate query MariaDB 10.11 reads @@global.wsrep_on as 0.)
 GALERA_STATE_SQL = (
-    "SELECT @@wsrep_on, "
-    "MAX(IF(VARIABLE_NAME = 'WSREP_READY', VARIABLE_VALUE, NULL)), "
-    "MAX(IF(VARIABLE_NAME = 'WSREP_LOCAL_STATE', VARIABLE_VALUE, NULL)) "
-    "FROM information_schema.GLOBAL_STATUS "
-    "WHERE VARIABLE_NAME IN ('WSREP_READY', 'WSREP_LOCAL_STATE')")
+    "SELECT @@global.wsrep_on, "
+    "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+    "WHERE VARIABLE_NAME = 'WSREP_READY'), "
+    "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+    "WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE')")
 GALERA_SYNCED = "4"
 # What a load balancer must not send traffic without; Redis is only an accelerator, so its
 # state is reported but never makes the process unready.

@@ -178,8 +178,8 @@ class Process:
             return f.read().decode(errors="replace")
 
 
-def start_web(log_dir: str, **env: str) -> tuple[Process, str]:
-    port = free_port()
+def start_web(log_dir: str, *, port: int | None = None, **env: str) -> tuple[Process, str]:
+    port = port or free_port()
     web = Process("web", [sys.executable, "api.py"],  # as the Procfile runs it
                   env=process_env(PORT=str(port), **{"AMQP_HEARTBEAT_S": "0", **env}),
                   log_dir=log_dir)
