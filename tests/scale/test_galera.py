@@ -115,6 +115,33 @@ def test_a_primary_node_that_is_not_synced_makes_every_web_process_unready(galer
     wait_for(lambda: proxied_ready(proxy), timeout_s=30, what="HAProxy to take the webs back")
 
 
+def test_a_certification_conflict_is_a_1213_that_settlements_retry(galera, stack):
+    import peewee
+
+    from actors.options import retry_when
+
+    # Given one row, and a transaction on node 3 that updated it and has not committed
+    with galera.connect(0) as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS conflicts")
+        cur.execute("CREATE TABLE IF NOT EXISTS conflicts.hot (id INT PRIMARY KEY, n INT)")
+        cur.execute("REPLACE INTO conflicts.hot VALUES (1, 0)")
+    loser = peewee.MySQLDatabase("conflicts", host="127.0.0.1", port=SQL_PORTS[2],
+                                 user="root")
+    loser.connect()
+    loser.execute_sql("BEGIN")
+    loser.execute_sql("UPDATE hot SET n = n + 10 WHERE id = 1")
+    # When node 2 commits a change to the same row first
+    with galera.connect(1) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE conflicts.hot SET n = n + 1 WHERE id = 1")
+    # Then node 3's transaction loses certification as a deadlock (1213), which the
+    # settling actors retry as they retry any OperationalError
+    with pytest.raises(peewee.OperationalError) as lost:
+        loser.execute_sql("COMMIT")
+    loser.close()
+    assert lost.value.args[0] == 1213
+    assert retry_when(0, lost.value)
+
+
 def writer_node(proxy: HAProxy) -> str:
     """The name of the node the proxy sends a new connection to."""
     import pymysql
