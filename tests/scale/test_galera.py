@@ -8,6 +8,7 @@ settled exactly once, and the ledger audit is clean.
 """
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -38,7 +39,8 @@ def galera():
     try:
         cluster.start()
         STARTED["galera_s"] = time.monotonic() - began
-        print(f"\nGalera cluster of 3 nodes synced in {STARTED['galera_s']:.1f} s")
+        print(f"\nGalera cluster of 3 nodes synced in {STARTED['galera_s']:.1f} s "
+              f"({', '.join(f'{k} {v:.1f} s' for k, v in cluster.timings.items())})")
         yield cluster
     finally:
         cluster.stop()
@@ -71,6 +73,8 @@ def stack(galera, log_dir):
             wait_for(lambda: proxied_ready(proxy), timeout_s=30, what="HAProxy to see a web")
             yield proxy, env, [base for _, base in webs]
     finally:
+        for proc in procs:  # all at once, then wait for each
+            proc.kill(signal.SIGTERM)
         for proc in procs:
             proc.stop()
         proxy.stop()
