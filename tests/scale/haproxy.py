@@ -29,7 +29,7 @@ listen galera
     bind 127.0.0.1:{db_port}
     mode tcp
     option tcpka
-    default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions
+    default-server {db_checks}
 {db_servers}
 
 listen web
@@ -42,6 +42,10 @@ listen web
     default-server inter 1s fall 2 rise 1
 {web_servers}
 """
+
+
+DB_CHECKS = ("inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions "
+             "on-marked-up shutdown-backup-sessions")
 
 
 def ensure_installed() -> None:
@@ -59,8 +63,8 @@ def config(db_port: int, sql_ports: tuple[int, ...], web_port: int,
         for i, port in enumerate(sql_ports))
     web_servers = "\n".join(f"    server w{i + 1} 127.0.0.1:{port} check"
                             for i, port in enumerate(web_ports))
-    return CONFIG.format(db_port=db_port, db_servers=db_servers, web_port=web_port,
-                         web_servers=web_servers)
+    return CONFIG.format(db_port=db_port, db_checks=DB_CHECKS, db_servers=db_servers,
+                         web_port=web_port, web_servers=web_servers)
 
 
 class HAProxy:

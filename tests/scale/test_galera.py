@@ -20,8 +20,20 @@ from decimal import Decimal
 import pytest
 import requests
 
-from tests.helpers import ROOT, Client, free_port, own_vhost, process_env, redis_server, \
-    scratch_name, start_sweeper, start_web, start_worker, unique, wait_for
+from tests.helpers import (
+    ROOT,
+    Client,
+    free_port,
+    own_vhost,
+    process_env,
+    redis_server,
+    scratch_name,
+    start_sweeper,
+    start_web,
+    start_worker,
+    unique,
+    wait_for,
+)
 from tests.scale.galera import SQL_PORTS, GaleraCluster
 from tests.scale.haproxy import HAProxy
 
