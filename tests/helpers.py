@@ -83,13 +83,14 @@ def own_vhost() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def redis_server(*args: str) -> Iterator[str]:
-    """A Redis server of its own (Debian's redis-server) on a free port, with `args` added to
-    its command line, stopped on the way out; yields its URL. For faults that must not touch
-    the machine's Redis: a full one, one that refuses writes for a while."""
+def redis_server(*args: str, port: int | None = None) -> Iterator[str]:
+    """A Redis server of its own (Debian's redis-server) on `port` (a free one by default),
+    with `args` added to its command line, stopped on the way out; yields its URL. For
+    faults that must not touch the machine's Redis: a full one, one that refuses writes for
+    a while, one stopped and started again."""
     import redis
 
-    port = free_port()
+    port = port or free_port()
     folder = tempfile.mkdtemp(prefix="wallet-redis-")
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                              "--save", "", "--appendonly", "no", "--dir", folder, *args],
