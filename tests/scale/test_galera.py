@@ -7,6 +7,8 @@ transfers under load survive the SIGKILL of the primary node: every accepted req
 settled exactly once, and the ledger audit is clean.
 """
 import contextlib
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -18,9 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+import redis
 import requests
 
 from tests.helpers import (
+    PASSWORD,
     ROOT,
     Client,
     free_port,
@@ -78,7 +82,9 @@ def stack(galera, log_dir):
                    "SWEEP_AFTER_S": "2", "SWEEP_EVERY_S": "1", "DB_POOL_SIZE": "24"}
             migrated = manage("migrate", process_env(**env))
             STARTED["migrate"] = migrated
-            webs = [start_web(log_dir, port=port, **env) for port in web_ports]
+            with ThreadPoolExecutor(2) as pool:  # each waits for its process to answer
+                webs = list(pool.map(lambda port: start_web(log_dir, port=port, **env),
+                                     web_ports))
             procs += [web for web, _ in webs]
             procs += [start_worker(log_dir, **env), start_worker(log_dir, **env),
                       start_sweeper(log_dir, **env)]
@@ -129,6 +135,38 @@ def test_a_primary_node_that_is_not_synced_makes_every_web_process_unready(galer
     assert [a.json()["database"] for a in answers] == ["error", "error"]
     wait_for(lambda: galera.state(0) == 4, timeout_s=10, what="node 1 to sync again")
     wait_for(lambda: proxied_ready(proxy), timeout_s=30, what="HAProxy to take the webs back")
+
+
+def post_from(address: str, port: int, path: str, body: dict, **headers: str) -> int:
+    """POST from the local address `address` (any of 127.0.0.0/8), as another client."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                      source_address=(address, 0))
+    try:
+        conn.request("POST", path, body=json.dumps(body),
+                     headers={"Content-Type": "application/json", **headers})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_behind_haproxy_the_throttles_count_the_clients_address_not_the_proxys(stack):
+    proxy, env, _ = stack
+    counters = redis.Redis.from_url(env["REDIS_URL"])
+    user = Client(proxy.base_url).sign_up()
+    # When a client at 127.0.0.2 signs up and fails a login through the proxy, once with
+    # an X-Forwarded-For of its own making
+    signed_up = post_from("127.0.0.2", proxy.web_port, "/v1/users", {
+        "email": f"{unique()}@example.com", "username": unique("user_"), "password": PASSWORD})
+    wrong = [post_from("127.0.0.2", proxy.web_port, "/v1/auth/token",
+                       {"email": user.email, "password": "not the password"}, **forged)
+             for forged in ({}, {"X-Forwarded-For": "203.0.113.5"})]
+    # Then the web processes (TRUSTED_PROXIES=127.0.0.1) counted both against 127.0.0.2,
+    # the address the proxy saw, never against the proxy's or the forged one
+    assert signed_up == 201 and wrong == [401, 401]
+    assert counters.get("signup:ip:127.0.0.2") == b"1"
+    assert counters.get("login:ip:127.0.0.2") == b"2"
+    assert counters.get("login:ip:203.0.113.5") is None
+    assert counters.get("login:ip:127.0.0.1") in (None, b"0")  # logins given back
 
 
 def test_a_certification_conflict_is_a_1213_that_settlements_retry(galera, stack):
