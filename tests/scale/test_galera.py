@@ -6,16 +6,11 @@ The migrations run through the proxy; a node that is not synced makes /readyz 50
 transfers under load survive the SIGKILL of the primary node: every accepted request is
 settled exactly once, and the ledger audit is clean.
 """
-import contextlib
-import http.client
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -39,12 +34,13 @@ from tests.helpers import (
     wait_for,
 )
 from tests.scale.galera import SQL_PORTS, GaleraCluster
+from tests.scale.galera_clients import Load, accepted_on, post_from, settled, writer_node
 from tests.scale.haproxy import HAProxy
 
-USERS = 8
-TRANSFERS = 150
+USERS = 6
+TRANSFERS = 120
 CLIENT_THREADS = 8
-KILL_AFTER_ACCEPTED = 50
+KILL_AFTER_ACCEPTED = 40
 STARTED = {}
 
 
@@ -137,18 +133,6 @@ def test_a_primary_node_that_is_not_synced_makes_every_web_process_unready(galer
     wait_for(lambda: proxied_ready(proxy), timeout_s=30, what="HAProxy to take the webs back")
 
 
-def post_from(address: str, port: int, path: str, body: dict, **headers: str) -> int:
-    """POST from the local address `address` (any of 127.0.0.0/8), as another client."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
-                                      source_address=(address, 0))
-    try:
-        conn.request("POST", path, body=json.dumps(body),
-                     headers={"Content-Type": "application/json", **headers})
-        return conn.getresponse().status
-    finally:
-        conn.close()
-
-
 def test_behind_haproxy_the_throttles_count_the_clients_address_not_the_proxys(stack):
     proxy, env, _ = stack
     counters = redis.Redis.from_url(env["REDIS_URL"])
@@ -196,76 +180,6 @@ def test_a_certification_conflict_is_a_1213_that_settlements_retry(galera, stack
     assert retry_when(0, lost.value)
 
 
-def writer_node(proxy: HAProxy) -> str:
-    """The name of the node the proxy sends a new connection to."""
-    import pymysql
-
-    with pymysql.connect(host="127.0.0.1", port=proxy.db_port, user="root",
-                         connect_timeout=5) as conn, conn.cursor() as cur:
-        cur.execute("SELECT @@wsrep_node_name")
-        return cur.fetchone()[0]
-
-
-class Load:
-    """Transfers through the proxy, each retried with its key until it is accepted."""
-
-    def __init__(self, base: str, users: list[Client], wallets: list[int]) -> None:
-        self.base, self.users, self.wallets = base, users, wallets
-        self.lock = threading.Lock()
-        self.accepted: dict[str, int] = {}  # Idempotency-Key -> request id
-        self.sender: dict[int, Client] = {}  # request id -> who sent it
-        self.refused: Counter = Counter()   # what a try got instead of a 202
-        self.enough = threading.Event()
-        self.stop = threading.Event()  # the test gave up: no more tries
-
-    def transfer(self, i: int) -> None:
-        sender, receiver = i % USERS, (i * 3 + 1) % USERS
-        if receiver == sender:
-            receiver = (sender + 1) % USERS
-        session = Client(self.base)
-        session.token = self.users[sender].token
-        key, body = unique("scale"), {"from_wallet_id": self.wallets[sender],
-                                      "to_wallet_id": self.wallets[receiver],
-                                      "amount": f"{1 + i % 5}.{i % 100:02d}"}
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not self.stop.is_set():
-            try:
-                res = session.call("POST", "/v1/transfers", json=body, key=key)
-                status = res.status_code
-            except requests.RequestException as exc:
-                status = type(exc).__name__
-            if status == 202:
-                with self.lock:
-                    self.accepted[key] = res.json()["id"]
-                    self.sender[res.json()["id"]] = self.users[sender]
-                    if len(self.accepted) >= KILL_AFTER_ACCEPTED:
-                        self.enough.set()
-                return
-            with self.lock:
-                self.refused[status] += 1
-            assert status in (502, 503, 504) or isinstance(status, str), res.text
-            time.sleep(0.1)
-        raise AssertionError(f"transfer {key} never accepted")
-
-
-def settled(client: Client, request_id: int) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            res = client.call("GET", f"/v1/requests/{request_id}?wait=10")
-            if res.status_code == 200 and res.json()["status"] != "pending":
-                return res.json()
-        time.sleep(0.1)
-    raise AssertionError(f"request {request_id} not settled in 120 s")
-
-
-def accepted_on(web: str, kind: str) -> float:
-    """What this web process's own /metrics counts as newly accepted `kind` requests."""
-    text = requests.get(web + "/metrics", timeout=10).text
-    line = f'wallet_requests_accepted_total{{type="{kind}"}} '
-    return sum(float(row.split()[-1]) for row in text.splitlines() if row.startswith(line))
-
-
 def test_transfers_under_load_survive_the_primary_nodes_sigkill(galera, stack):
     proxy, env, webs = stack
     began = time.monotonic()
@@ -278,7 +192,7 @@ def test_transfers_under_load_survive_the_primary_nodes_sigkill(galera, stack):
                                                                       strict=True))
     assert writer_node(proxy) == "n1"
     # When transfers run through two web processes and the primary node is SIGKILLed
-    load = Load(base, users, wallets)
+    load = Load(base, users, wallets, kill_after=KILL_AFTER_ACCEPTED)
     pool = ThreadPoolExecutor(CLIENT_THREADS)
     try:
         futures = [pool.submit(load.transfer, i) for i in range(TRANSFERS)]
