@@ -231,9 +231,9 @@ def _check_waits() -> None:
 def _sentinels() -> tuple[tuple[str, int], ...]:
     nodes = []
     for part in (p.strip() for p in REDIS_SENTINELS.split(",")):
-        host, _, port = part.rpartition(":")
         if not part:
             continue
+        host, _, port = part.rpartition(":")
         if not host or not port.isdigit():
             raise SystemExit(f"settings: REDIS_SENTINELS must be host:port pairs, got {part!r}")
         nodes.append((host.strip("[]"), int(port)))
@@ -243,9 +243,9 @@ def _sentinels() -> tuple[tuple[str, int], ...]:
 def _session_variables() -> dict[str, str]:
     variables = {}
     for part in (p.strip() for p in DB_SESSION_VARIABLES.split(",")):
-        name, _, value = part.partition("=")
         if not part:
             continue
+        name, _, value = part.partition("=")
         if not re.fullmatch(r"[a-z_]+", name.strip()) or not re.fullmatch(
                 r"[A-Za-z0-9_.-]+", value.strip()):
             raise SystemExit("settings: DB_SESSION_VARIABLES must be name=value pairs of "
