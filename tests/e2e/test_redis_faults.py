@@ -26,6 +26,8 @@ from tests.helpers import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow
+
 
 def exercise(base: str) -> list[int]:
     """Every path that touches Redis, as a client would walk it: sign-up and login

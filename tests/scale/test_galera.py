@@ -37,6 +37,8 @@ from tests.scale.galera import SQL_PORTS, GaleraCluster
 from tests.scale.galera_clients import Load, accepted_on, post_from, settled, writer_node
 from tests.scale.haproxy import HAProxy
 
+pytestmark = pytest.mark.slow
+
 USERS = 6
 TRANSFERS = 120
 CLIENT_THREADS = 8
