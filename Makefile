@@ -80,6 +80,8 @@ test: install-dev secrets lint
 	@$(TEST_ENV) $(PY) manage.py broker-plugins
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	@command -v haproxy >/dev/null && command -v rsync >/dev/null && test -e /usr/lib/galera/libgalera_smm.so || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy galera-4 rsync)
 	$(TEST_ENV) $(PY) manage.py reset-test-db
 	$(TEST_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 

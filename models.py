@@ -89,13 +89,22 @@ class Database(ReconnectMixin, PooledMySQLDatabase):
     """
 
 
+def session_command(variables: dict[str, str]) -> str:
+    """The statement every connection runs as it opens: READ COMMITTED (a plain SELECT sees
+    the latest committed row, so a version read just before a version-checked UPDATE is
+    rarely stale, and no gap locks block the inserts), then DB_SESSION_VARIABLES (values
+    that are not numbers are quoted)."""
+    assignments = ["tx_isolation = 'READ-COMMITTED'"] + [
+        f"{name} = {value if value.isdigit() else repr(value)}"
+        for name, value in variables.items()]
+    return "SET SESSION " + ", ".join(assignments)
+
+
 _name, _params = database_params(settings.DATABASE_URL)
-# READ COMMITTED: a plain SELECT sees the latest committed row, so a version read just
-# before a version-checked UPDATE is rarely stale, and no gap locks block the inserts.
 db = Database(
     _name, max_connections=settings.DB_POOL_SIZE, stale_timeout=settings.DB_POOL_RECYCLE_S,
     timeout=10, connect_timeout=5, autoconnect=True,
-    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", **_params)
+    init_command=session_command(settings.DB_SESSION), **_params)
 
 
 class Timestamp(DateTimeField):

@@ -10,6 +10,7 @@ git-ignored `.env` (`python manage.py secrets`); an explicitly configured one wi
 import hashlib
 import ipaddress
 import os
+import re
 
 from dotenv import load_dotenv
 
@@ -52,6 +53,9 @@ DATABASE_URL = _str("DATABASE_URL", "mysql://root@127.0.0.1:3306/wallet")
 DB_POOL_SIZE = _int("DB_POOL_SIZE", 32)
 # Seconds a pooled connection is reused before it is recycled.
 DB_POOL_RECYCLE_S = _int("DB_POOL_RECYCLE_S", 300)
+# Session variables set on every database connection as it opens, `name=value` comma
+# separated: `wsrep_sync_wait=1` where reads may reach another Galera node than writes.
+DB_SESSION_VARIABLES = _str("DB_SESSION_VARIABLES", "")
 
 # RabbitMQ (amqp://...) carrying the actors' messages; redis://... is also accepted. The
 # nodes of a RabbitMQ cluster are `;`-separated URLs, tried in turn.
@@ -75,6 +79,11 @@ REDIS_URL = _str("REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_POOL_SIZE = _int("REDIS_POOL_SIZE", 32)
 # Seconds a Redis call may take before the service carries on without Redis.
 REDIS_TIMEOUT_MS = _int("REDIS_TIMEOUT_MS", 200)
+# Redis Sentinel: the sentinels' `host:port` (comma separated) and the name of the master
+# they watch; when set, the master is asked of them (REDIS_URL then gives only the
+# database number and the password).
+REDIS_SENTINELS = _str("REDIS_SENTINELS", "")
+REDIS_MASTER_NAME = _str("REDIS_MASTER_NAME", "mymaster")
 
 # HS256 key for access tokens, at least 32 bytes, in every environment (`make run` and
 # `make test` generate one into `.env`).
@@ -245,6 +254,32 @@ def _check_leader_locator() -> None:
                          f"client-local, got {BROKER_QUEUE_LEADER_LOCATOR!r}")
 
 
+def _sentinels() -> tuple[tuple[str, int], ...]:
+    nodes = []
+    for part in (p.strip() for p in REDIS_SENTINELS.split(",")):
+        if not part:
+            continue
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit():
+            raise SystemExit(f"settings: REDIS_SENTINELS must be host:port pairs, got {part!r}")
+        nodes.append((host.strip("[]"), int(port)))
+    return tuple(nodes)
+
+
+def _session_variables() -> dict[str, str]:
+    variables = {}
+    for part in (p.strip() for p in DB_SESSION_VARIABLES.split(",")):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if not re.fullmatch(r"[a-z_]+", name.strip()) or not re.fullmatch(
+                r"[A-Za-z0-9_.-]+", value.strip()):
+            raise SystemExit("settings: DB_SESSION_VARIABLES must be name=value pairs of "
+                             f"letters, digits and _.-, got {part!r}")
+        variables[name.strip()] = value.strip()
+    return variables
+
+
 def _trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     try:
         return tuple(ipaddress.ip_network(part.strip(), strict=False)
@@ -256,6 +291,9 @@ def _trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, .
 JWT_KEY = _check_secret()
 # The token /ops accepts; empty (nobody gets in) when OPS_TOKEN is unset.
 OPS_KEY = _check_ops_token()
+# REDIS_SENTINELS and DB_SESSION_VARIABLES, parsed.
+REDIS_SENTINEL_NODES = _sentinels()
+DB_SESSION = _session_variables()
 # TRUSTED_PROXIES, parsed.
 TRUSTED_PROXY_NETWORKS = _trusted_proxies()
 _check_fees()

@@ -2,21 +2,52 @@
 
 Every call here is best-effort: when Redis is slow or down the caller gets None (or
 nothing happens) and carries on from MariaDB. A lost Redis loses nothing.
+
+This is the one place a Redis client is built: from REDIS_URL, or through Redis Sentinel
+(REDIS_SENTINELS, REDIS_MASTER_NAME), whose client finds the current master again after
+a failover.
 """
 import logging
+from urllib.parse import unquote, urlsplit
 
 import redis
+from redis.sentinel import Sentinel
 
 import settings
 
 log = logging.getLogger(__name__)
 
-client = redis.Redis.from_url(
-    settings.REDIS_URL, max_connections=settings.REDIS_POOL_SIZE,
-    socket_timeout=settings.REDIS_TIMEOUT_MS / 1000,
-    socket_connect_timeout=settings.REDIS_TIMEOUT_MS / 1000, decode_responses=False)
 
-ERRORS = (redis.RedisError, OSError)
+def new_client(*, socket_timeout_s: float = settings.REDIS_TIMEOUT_MS / 1000,
+               **options) -> redis.Redis:
+    """A Redis client of the configured deployment (a plain server, or the master that
+    REDIS_SENTINELS name), its pool of its own.
+
+    Parameters:
+      socket_timeout_s: how long one reply may take (the wake-up listener waits longer).
+      options: more connection options (`max_connections`, `health_check_interval`).
+    """
+    timeouts = {"socket_timeout": socket_timeout_s,
+                "socket_connect_timeout": settings.REDIS_TIMEOUT_MS / 1000}
+    if not settings.REDIS_SENTINEL_NODES:
+        return redis.Redis.from_url(settings.REDIS_URL, decode_responses=False,
+                                    **timeouts, **options)
+    url = urlsplit(settings.REDIS_URL)
+    sentinel = Sentinel(list(settings.REDIS_SENTINEL_NODES), sentinel_kwargs=timeouts)
+    return sentinel.master_for(
+        settings.REDIS_MASTER_NAME, db=int(url.path.lstrip("/") or 0),
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        decode_responses=False, **timeouts, **options)
+
+
+client = new_client(max_connections=settings.REDIS_POOL_SIZE)
+
+# Whatever a Redis call raises means "no Redis now", never a failed request: redis-py's own
+# errors, socket errors, but also what is not a RedisError (the cluster client's
+# RedisClusterException for a cross-slot script, a client bug during a failover). Every
+# `except ERRORS` wraps only the Redis call itself, so no bug of ours hides behind it.
+ERRORS: tuple[type[BaseException], ...] = (Exception,)
 # CACHE_TTL_S=0 turns the read caches (wallets, history pages) off; Redis still serves
 # login throttling and the idempotency fast path.
 ENABLED = settings.CACHE_TTL_S > 0

@@ -28,12 +28,15 @@ REPAIR_MAX_MS = 1000
 
 
 def _send(request_ids: list[int], rows: list[dict], *, delete: bool = False) -> None:
+    # One key per command, in one round trip: a Redis that refuses commands over keys of
+    # several slots (a cluster node) still takes each.
     pipe = cache.client.pipeline(transaction=False)
     if rows and cache.ENABLED:
-        if delete:
-            pipe.delete(*(wallet_cache.key(row["id"]) for row in rows))
-        else:
-            wallet_cache.store_command(pipe, rows)
+        for row in rows:
+            if delete:
+                pipe.delete(wallet_cache.key(row["id"]))
+            else:
+                wallet_cache.store_command(pipe, [row])
     if request_ids:
         wake.publish_command(pipe, request_ids)
     pipe.execute()
@@ -65,10 +68,12 @@ def _repair(request_ids: list[int], rows: list[dict], since: float) -> None:
             _send(request_ids, rows, delete=delete)
             log.info("Repaired the cache after settled requests %s.", request_ids)
             return
-        except redis.exceptions.OutOfMemoryError:
-            delete = True  # full: make room for the truth instead
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            pass  # not there: the same again later
         except cache.ERRORS:
-            pass
+            # There, but it refuses to store (full, read-only, a script it will not run):
+            # make room for the truth instead (DEL is allowed when full).
+            delete = True
         gap_s = min(gap_s * 2, REPAIR_MAX_MS / 1000)
     log.warning("Gave up repairing the cache after settled requests %s: its entries have "
                 "expired by now.", request_ids)

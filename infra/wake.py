@@ -10,8 +10,6 @@ import logging
 import threading
 import time
 
-import redis
-
 import settings
 from infra import cache
 from models import db
@@ -79,9 +77,8 @@ class Listener:
             pubsub = None
             try:
                 # Its own connection, without the short timeout of cache calls: it waits.
-                client = redis.Redis(connection_pool=redis.ConnectionPool.from_url(
-                    settings.REDIS_URL, socket_connect_timeout=settings.REDIS_TIMEOUT_MS / 1000,
-                    socket_timeout=LISTEN_TIMEOUT_S * 5, health_check_interval=30))
+                client = cache.new_client(socket_timeout_s=LISTEN_TIMEOUT_S * 5,
+                                          health_check_interval=30)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
                 self.subscribed.set()

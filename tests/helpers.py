@@ -84,13 +84,14 @@ def own_vhost() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def redis_server(*args: str) -> Iterator[str]:
-    """A Redis server of its own (Debian's redis-server) on a free port, with `args` added to
-    its command line, stopped on the way out; yields its URL. For faults that must not touch
-    the machine's Redis: a full one, one that refuses writes for a while."""
+def redis_server(*args: str, port: int | None = None) -> Iterator[str]:
+    """A Redis server of its own (Debian's redis-server) on `port` (a free one by default),
+    with `args` added to its command line, stopped on the way out; yields its URL. For
+    faults that must not touch the machine's Redis: a full one, one that refuses writes for
+    a while, one stopped and started again."""
     import redis
 
-    port = free_port()
+    port = port or free_port()
     folder = tempfile.mkdtemp(prefix="wallet-redis-")
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                              "--save", "", "--appendonly", "no", "--dir", folder, *args],
@@ -105,11 +106,31 @@ def redis_server(*args: str) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def one_node_cluster() -> Iterator[str]:
+    """A Redis Cluster of one node of its own holding every slot; yields its URL."""
+    import redis
+
+    folder = tempfile.mkdtemp(prefix="wallet-redis-cluster-")
+    try:
+        with redis_server("--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                          "--cluster-config-file", os.path.join(folder, "nodes.conf")) as url:
+            node = redis.Redis.from_url(url)
+            node.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+            wait_for(lambda: b"cluster_state:ok" in node.execute_command("CLUSTER", "INFO"),
+                     timeout_s=20, what="the one-node Redis cluster to be ok")
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _answers(client) -> bool:
     import redis
 
     try:
         return bool(client.ping())
+    except redis.ResponseError:
+        return True  # it answers, if only with an error (the test wanted one that does)
     except redis.ConnectionError:
         return False
 
@@ -159,8 +180,8 @@ class Process:
             return f.read().decode(errors="replace")
 
 
-def start_web(log_dir: str, **env: str) -> tuple[Process, str]:
-    port = free_port()
+def start_web(log_dir: str, *, port: int | None = None, **env: str) -> tuple[Process, str]:
+    port = port or free_port()
     web = Process("web", [sys.executable, "api.py"],  # as the Procfile runs it
                   env=process_env(PORT=str(port), **{"AMQP_HEARTBEAT_S": "0", **env}),
                   log_dir=log_dir)

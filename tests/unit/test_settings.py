@@ -131,3 +131,28 @@ def test_generating_keeps_what_the_dotenv_has_and_adds_only_what_it_lacks(tmp_pa
     assert written == ["OPS_TOKEN"]
     assert lines[:2] == ["LOG_LEVEL=DEBUG", "JWT_SECRET=" + "m" * 40]
     assert lines[2].startswith("OPS_TOKEN=") and len(lines) == 3
+
+
+def test_sentinels_are_host_port_pairs_and_anything_else_is_refused(scratch):
+    code = "import settings; print(settings.REDIS_SENTINEL_NODES)"
+    done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET,
+                        REDIS_SENTINELS="10.0.0.1:26379, sentinel-2:26380,[::1]:26381")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == \
+        "(('10.0.0.1', 26379), ('sentinel-2', 26380), ('::1', 26381))"
+    refused = run_settings(scratch, JWT_SECRET=GOOD_SECRET, REDIS_SENTINELS="10.0.0.1")
+    assert refused.returncode != 0 and "REDIS_SENTINELS" in refused.stderr
+
+
+@pytest.mark.parametrize("variables", ["wsrep_sync_wait=1; DROP TABLE users",
+                                       "wsrep_sync_wait", "Bad-Name=1", "x='1'"])
+def test_session_variables_are_plain_name_value_pairs(scratch, variables):
+    done = run_settings(scratch, JWT_SECRET=GOOD_SECRET, DB_SESSION_VARIABLES=variables)
+    assert done.returncode != 0 and "DB_SESSION_VARIABLES" in done.stderr
+
+
+def test_session_variables_are_set_on_every_connection_after_read_committed(scratch):
+    code = "import settings; print(settings.DB_SESSION)"
+    done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET,
+                        DB_SESSION_VARIABLES="wsrep_sync_wait=1, innodb_lock_wait_timeout=5")
+    assert done.stdout.strip() == "{'wsrep_sync_wait': '1', 'innodb_lock_wait_timeout': '5'}"

@@ -189,10 +189,14 @@ def paths() -> dict[str, Schema]:
                 "The process runs.", ref("Health"), {"status": "ok"})}, auth=False, store=False)},
         "/readyz": {"get": operation(
             "get_readyz", "Readiness of database, Redis and broker", "service", {
-                "200": success("All three answer.", ref("Readiness"),
-                               {"database": "ok", "redis": "ok", "broker": "ok"}),
-                "503": success("At least one does not.", ref("Readiness"),
-                               {"database": "ok", "redis": "error", "broker": "ok"})},
+                "200": success("The database and the broker are usable (Redis is only "
+                               "an accelerator: without it the process still serves).",
+                               ref("Readiness"),
+                               {"database": "ok", "redis": "error", "broker": "ok"}),
+                "503": success("The database (or, on Galera, this node is not synced in "
+                               "the primary component) or the broker is not usable: send "
+                               "this process no traffic.", ref("Readiness"),
+                               {"database": "error", "redis": "ok", "broker": "ok"})},
             auth=False, store=False)},
         "/openapi.json": {"get": operation(
             "get_openapi", "This OpenAPI 3.1 document", "service",

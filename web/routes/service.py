@@ -18,7 +18,7 @@ def get_healthz():
 @routes.get("/readyz")
 def get_readyz():
     state = health.readiness()
-    return json_response(200 if set(state.values()) == {"ok"} else 503, state)
+    return json_response(200 if health.is_ready(state) else 503, state)
 
 
 @routes.get("/metrics")
