@@ -47,6 +47,9 @@ class Load:
         self.accepted: dict[str, int] = {}  # Idempotency-Key -> request id
         self.sender: dict[int, Client] = {}  # request id -> who sent it
         self.refused: Counter = Counter()   # what a try got instead of a 202
+        # 202s that replayed an earlier try's request: that try was recorded but its answer
+        # was lost (a node died between the commit and the answer)
+        self.replayed = 0
         self.enough = threading.Event()
         self.stop = threading.Event()  # the test gave up: no more tries
 
@@ -70,6 +73,7 @@ class Load:
                 with self.lock:
                     self.accepted[key] = res.json()["id"]
                     self.sender[res.json()["id"]] = self.users[sender]
+                    self.replayed += res.headers.get("Idempotent-Replayed") == "true"
                     if len(self.accepted) >= self.kill_after:
                         self.enough.set()
                 return

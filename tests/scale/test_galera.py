@@ -1,10 +1,11 @@
-"""The service on a 3-node Galera cluster behind HAProxy (one writer, two backups), with two
-web processes behind HAProxy too, two workers and the sweeper (on the machine's RabbitMQ,
-in a vhost of the test's own, and a Redis of its own).
+"""The scale test: the service on a 3-node Galera cluster behind HAProxy (one writer, two
+backups) and a 3-node RabbitMQ cluster with quorum queues (tests/scale/cluster.py), with
+two web processes behind HAProxy too, two workers and the sweeper (and a Redis of its own).
 
 The migrations run through the proxy; a node that is not synced makes /readyz 503; and
-transfers under load survive the SIGKILL of the primary node: every accepted request is
-settled exactly once, and the ledger audit is clean.
+transfers under load survive the SIGKILL of the Galera primary and of the RabbitMQ node
+leading the transfers queue: every accepted request is settled exactly once, and the
+ledger audit is clean.
 """
 import os
 import signal
@@ -23,7 +24,6 @@ from tests.helpers import (
     ROOT,
     Client,
     free_port,
-    own_vhost,
     process_env,
     redis_server,
     scratch_name,
@@ -66,16 +66,18 @@ def manage(command: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def stack(galera, log_dir):
-    """HAProxy, the migrated database, two web processes, two workers and the sweeper;
-    yields (proxy, env, webs)."""
+def stack(galera, rabbit_cluster, log_dir):
+    """HAProxy, the migrated database, two web processes, two workers and the sweeper, on
+    the Galera and RabbitMQ clusters; yields (proxy, env, webs)."""
     web_ports = (free_port(), free_port())
     proxy = HAProxy(SQL_PORTS, web_ports)
     procs = []
     try:
-        with own_vhost() as broker_url, redis_server() as redis_url:
+        with redis_server() as redis_url:
             env = {"DATABASE_URL": f"{proxy.database_url_base}/{scratch_name('galera')}",
-                   "DB_SESSION_VARIABLES": "wsrep_sync_wait=1", "BROKER_URL": broker_url,
+                   "DB_SESSION_VARIABLES": "wsrep_sync_wait=1",
+                   "BROKER_URL": rabbit_cluster.url(),
+                   "RABBITMQ_MANAGEMENT_URL": rabbit_cluster.management_url(),
                    "REDIS_URL": redis_url, "TRUSTED_PROXIES": "127.0.0.1",
                    "SWEEP_AFTER_S": "2", "SWEEP_EVERY_S": "1", "DB_POOL_SIZE": "24"}
             migrated = manage("migrate", process_env(**env))
@@ -182,7 +184,8 @@ def test_a_certification_conflict_is_a_1213_that_settlements_retry(galera, stack
     assert retry_when(0, lost.value)
 
 
-def test_transfers_under_load_survive_the_primary_nodes_sigkill(galera, stack):
+def test_transfers_under_load_survive_the_sigkill_of_the_galera_primary_and_the_queue_leader(
+        galera, rabbit_cluster, stack):
     proxy, env, webs = stack
     began = time.monotonic()
     base = proxy.base_url
@@ -193,13 +196,16 @@ def test_transfers_under_load_survive_the_primary_nodes_sigkill(galera, stack):
     total = sum(Decimal(user.wallet(w)["balance"]) for user, w in zip(users, wallets,
                                                                       strict=True))
     assert writer_node(proxy) == "n1"
-    # When transfers run through two web processes and the primary node is SIGKILLed
+    # When transfers run through two web processes and the Galera primary and the RabbitMQ
+    # node leading the transfers queue are SIGKILLed together
     load = Load(base, users, wallets, kill_after=KILL_AFTER_ACCEPTED)
     pool = ThreadPoolExecutor(CLIENT_THREADS)
     try:
         futures = [pool.submit(load.transfer, i) for i in range(TRANSFERS)]
         assert load.enough.wait(120), "too few transfers accepted before the kill"
+        leader = rabbit_cluster.node(rabbit_cluster.leaders()["transfers"])
         galera.kill(0)
+        rabbit_cluster.kill(leader)
         killed_at = time.monotonic()
         for future in futures:
             future.result()
@@ -207,8 +213,10 @@ def test_transfers_under_load_survive_the_primary_nodes_sigkill(galera, stack):
         load.stop.set()
         pool.shutdown(cancel_futures=True)
     accepted_s = time.monotonic() - killed_at
-    # Then the proxy writes to the first backup, the only writer now
+    # Then the proxy writes to the first backup, the only writer now, and the transfers
+    # queue has a new leader on a live node
     assert writer_node(proxy) == "n2"
+    assert rabbit_cluster.leaders()["transfers"] != leader.name
     assert galera.cluster_size(1) == 2
     # And every accepted request settled, exactly once
     outcomes = {rid: settled(load.sender[rid], rid) for rid in load.accepted.values()}
@@ -228,8 +236,12 @@ def test_transfers_under_load_survive_the_primary_nodes_sigkill(galera, stack):
     assert audit.returncode == 0, audit.stdout + audit.stderr
     # And each web process counts what it accepted on its own /metrics (scrape each)
     per_process = [accepted_on(web, "transfer") for web in webs]
-    assert all(count > 0 for count in per_process) and sum(per_process) == TRANSFERS
-    print(f"\n{TRANSFERS} transfers through 2 web processes; node 1 SIGKILLed after "
-          f"{KILL_AFTER_ACCEPTED} accepted; tries refused meanwhile: {dict(load.refused)}; "
+    # (newly accepted ones: a retry that found its request recorded is a replay, not counted)
+    assert all(count > 0 for count in per_process)
+    assert sum(per_process) == TRANSFERS - load.replayed
+    print(f"\n{TRANSFERS} transfers through 2 web processes; Galera node 1 and RabbitMQ node "
+          f"{leader.name} SIGKILLed after "
+          f"{KILL_AFTER_ACCEPTED} accepted; tries refused meanwhile: {dict(load.refused)}, "
+          f"accepted by a replay: {load.replayed}; "
           f"the rest accepted {accepted_s:.1f} s after the kill; whole test "
           f"{time.monotonic() - began:.1f} s (cluster start {STARTED['galera_s']:.1f} s)")
