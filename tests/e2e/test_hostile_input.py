@@ -456,7 +456,7 @@ def history_cases() -> list[Case]:
              path="/v1/wallets/{wallet}/transactions?type=deposit%27%20OR%201=1--",
              error_field="type"),
         Case("requests-metadata-key-sql", requests, 422, "validation_error",
-             path="/v1/requests?metadata%5B%22)%20OR%201=1--%5D=x",
+             path="/v1/requests?metadata%5B%22)%20OR%201%3D1--%5D=x",
              error_field='metadata[") OR 1=1--]'),
         Case("requests-metadata-path-injection", requests, 422, "validation_error",
              path="/v1/requests?metadata%5Ba%22.%22b%5D=x", error_field='metadata[a"."b]'),
