@@ -135,7 +135,9 @@ def settings_line(args: argparse.Namespace, sizes, namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.history_only:
-        return history_only(args)
+        namespace = namespace_of(args)
+        lock = hold_lock(namespace.database)  # noqa: F841 - held until the process exits
+        return statements.run_alone(namespace)
     load.require_wrk()
     sizes, namespace = (QUICK if args.quick else FULL), namespace_of(args)
     sizes = dataclasses.replace(sizes, transfer_wallets=min(args.wallets, sizes.wallets))
@@ -230,47 +232,6 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: FAILED: a phase settled nothing", file=sys.stderr)
         return 1
     return 0
-
-
-def history_only(args: argparse.Namespace) -> int:
-    """`--history-only`: seed the two history wallets, start one web process, measure."""
-    sizes, namespace = FULL, namespace_of(args)
-    lock = hold_lock(namespace.database)  # noqa: F841 - held until the process exits
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-history"
-    run_dir = os.path.join(OUT_DIR, run_id)
-    os.makedirs(run_dir, exist_ok=True)
-    env = stack_env(namespace, port=free_port())
-    print(f"bench: run {run_id}, logs in {run_dir}", flush=True)
-    prepare(namespace, env)
-    conn = connect(namespace)
-    machine = report.machine(conn)
-    external_id = seed.system_wallets(conn)[seed.SYSTEM_KEYS[0]]
-    audits: list = []
-    web = WebProcess(run_dir, env, name="web")
-    try:
-        web.start()
-        assert web.proc is not None
-        result = statements.measure(conn, web.base_url, web.proc.pid, JWT_SECRET,
-                                    external_id=external_id,
-                                    statement_entries=sizes.statement_entries,
-                                    balance_entries=sizes.large_history)
-    finally:
-        web.stop()
-    audit(env, "seeding and reading the history wallets", audits)
-    rows = statements.rows(result, skipped="")
-    rows.append(report.Row("audit", "clean" if audits[0].clean else "**findings**",
-                           "clean", audits[0].clean))
-    text = report.render(title=f"Wallet service benchmark, history at scale ({run_id})",
-                         machine_line=machine, settings_line=(
-                             "one web process (`python api.py`, default settings) and nothing "
-                             f"else of the stack; database `{namespace.database}`; how each "
-                             "figure is measured: bench/statements.py"),
-                         tables=[report.measures(rows)], notes=[])
-    for path in (os.path.join(run_dir, "report.md"), os.path.join(OUT_DIR, "latest-history.md")):
-        with open(path, "w") as f:
-            f.write(text)
-    print("\n" + text, flush=True)
-    return 0 if audits[0].clean and result.balance_wrong == 0 else 1
 
 
 def measure_ceiling(args: argparse.Namespace, namespace: Namespace, movers, sizes, env: dict,

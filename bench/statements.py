@@ -12,18 +12,23 @@ of 1,000,000, each read from one web process (`python api.py`, alone on its port
   and in the future); latency percentiles, each answer checked against the seeded ledger
   (the i-th deposit leaves a balance of i + 1 cents).
 """
+import os
 import random
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import requests
 
-from bench import seed
+from bench import report, seed
+from bench.config import FULL, JWT_SECRET, OUT_DIR, Namespace, stack_env
+from bench.db import connect
 from bench.load import token
+from bench.phases import audit
 from bench.report import Row, ms, pcts
 from bench.seed import HistoryWallet
+from bench.stack import WebProcess, free_port, prepare
 
 STATEMENT_RUNS = 3
 BALANCE_CALLS = 300
@@ -188,3 +193,46 @@ def measure(conn, web_url: str, web_pid: int, secret: str, *, external_id: int,
     print(f"  balance at: p50 {latency[50]:.1f} ms, p99 {latency[99]:.1f} ms, wrong {wrong}",
           flush=True)
     return AtScale(statement_wallet, balance, runs, latency, BALANCE_CALLS, wrong)
+
+
+def run_alone(namespace: Namespace) -> int:
+    """`bench/run.py --history-only` (`make bench-history`): seed the two history wallets
+    in a fresh `namespace`, start one web process, measure, audit, report.
+
+    Returns:
+      The exit status: 0 unless the audit found anything or an answer was wrong.
+    """
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-history"
+    run_dir = os.path.join(OUT_DIR, run_id)
+    os.makedirs(run_dir, exist_ok=True)
+    env = stack_env(namespace, port=free_port())
+    print(f"bench: run {run_id}, logs in {run_dir}", flush=True)
+    prepare(namespace, env)
+    conn = connect(namespace)
+    machine = report.machine(conn)
+    external_id = seed.system_wallets(conn)[seed.SYSTEM_KEYS[0]]
+    audits: list = []
+    web = WebProcess(run_dir, env, name="web")
+    try:
+        web.start()
+        assert web.proc is not None
+        result = measure(conn, web.base_url, web.proc.pid, JWT_SECRET, external_id=external_id,
+                         statement_entries=FULL.statement_entries,
+                         balance_entries=FULL.large_history)
+    finally:
+        web.stop()
+    audit(env, "seeding and reading the history wallets", audits)
+    table = rows(result, skipped="")
+    table.append(Row("audit", "clean" if audits[0].clean else "**findings**", "clean",
+                     audits[0].clean))
+    text = report.render(title=f"Wallet service benchmark, history at scale ({run_id})",
+                         machine_line=machine, settings_line=(
+                             "one web process (`python api.py`, default settings) and nothing "
+                             f"else of the stack; database `{namespace.database}`; how each "
+                             "figure is measured: bench/statements.py"),
+                         tables=[report.measures(table)], notes=[])
+    for path in (os.path.join(run_dir, "report.md"), os.path.join(OUT_DIR, "latest-history.md")):
+        with open(path, "w") as f:
+            f.write(text)
+    print("\n" + text, flush=True)
+    return 0 if audits[0].clean and result.balance_wrong == 0 else 1

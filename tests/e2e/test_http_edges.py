@@ -156,3 +156,8 @@ def test_history_pages_are_cached_under_parsed_values_only(client):
     # Then one cache entry holds both (and junk never reaches a key: it is a 422)
     cache = redis.Redis.from_url(settings.REDIS_URL)
     assert len(cache.keys(f"history:{wallet['id']}:*")) == 1
+    # And a filtered page is never cached: its moments could mint keys without end
+    for moment in ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000001Z"):
+        assert client.call("GET", f"/v1/wallets/{wallet['id']}/transactions?created_from="
+                                  f"{moment}&type=deposit").status_code == 200
+    assert len(cache.keys(f"history:{wallet['id']}:*")) == 1
