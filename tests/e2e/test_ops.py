@@ -251,6 +251,9 @@ def test_an_operator_logs_in_checks_the_numbers_and_repairs_two_requests_in_chro
     stuck, _ = door.accept(User.get_by_id(client.user_id), kind="deposit", key=unique("k"),
                                amount="10.00", wallet_id=wallet["id"])
     dead = dead_letter(stuck.id)
+    # (a quorum queue's count reaches the management API with its next statistics tick)
+    wait_for(lambda: dead_counts().get("deposits", 0) >= 1, timeout_s=30,
+             what="the management API to count the dead-lettered message")
     browser = Browser(os.path.join(log_dir, f"chromium-{unique('')}.log"))
     try:
         # When an operator opens /ops: the login form first, with a 401
