@@ -19,6 +19,7 @@ from tests.helpers import (
     Client,
     free_port,
     one_node_cluster,
+    own_vhost,
     redis_server,
     start_web,
     start_worker,
@@ -64,14 +65,17 @@ def exercise(base: str) -> list[int]:
 
 @contextlib.contextmanager
 def service(log_dir: str, **env: str) -> Iterator[str]:
-    """A web process and a worker with `env` (their Redis); yields the base URL."""
-    web, base = start_web(log_dir, **env)
-    worker = start_worker(log_dir, **env)
-    try:
-        yield base
-    finally:
-        worker.stop()
-        web.stop()
+    """A web process and a worker with `env` (their Redis), on a vhost of their own (a worker
+    of another test, with another Redis, must not settle what this one waits for); yields
+    the base URL."""
+    with own_vhost() as broker_url:
+        web, base = start_web(log_dir, BROKER_URL=broker_url, **env)
+        worker = start_worker(log_dir, BROKER_URL=broker_url, **env)
+        try:
+            yield base
+        finally:
+            worker.stop()
+            web.stop()
 
 
 def no_server_errors(statuses: list[int], *processes_output: str) -> bool:
