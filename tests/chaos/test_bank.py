@@ -50,7 +50,7 @@ ENV = {"DATABASE_URL": f"mysql://root@127.0.0.1:3306/{DB_NAME}",
        "SWEEP_AFTER_S": "3", "SWEEP_EVERY_S": "1", "MAX_BACKOFF_MS": "2000",
        "HOLD_EXPIRY_SWEEP_S": str(HOLD_EXPIRY_SWEEP_S),
        # Webhook retries on a short schedule, so the run ends soon after the receiver is back
-       "WEBHOOK_FIRST_RETRY_S": "1", "WEBHOOK_MAX_RETRY_GAP_S": "8",
+       "WEBHOOK_FIRST_RETRY_S": "1", "WEBHOOK_MAX_RETRY_GAP_S": "4",
        "WEBHOOK_RESEND_AFTER_S": "15"}
 # Users subscribed to the receiver, the share of its answers that fail, and how long
 # after the workload starts it goes down, and comes back.
