@@ -351,7 +351,9 @@ def test_the_page_shows_webhook_health_and_an_operator_re_sends_a_failed_deliver
                             allow_redirects=False, timeout=30)
         assert res.status_code == 303 and "done=resend" in res.headers["Location"]
         wait_for(lambda: receiver.delivered("/ops"), timeout_s=30, what="the re-sent delivery")
-        assert WebhookJob.get_by_id(job.id).status == "succeeded"
+        # (the worker records the outcome once the receiver's answer is in)
+        wait_for(lambda: WebhookJob.get_by_id(job.id).status == "succeeded", timeout_s=30,
+                 what="the re-sent job to be recorded as succeeded")
         again = requests.post(f"{stack}/ops/webhooks/jobs/{job.id}/resend", headers=BEARER,
                               timeout=30)
         assert is_problem(again, 409, "not_resendable")
