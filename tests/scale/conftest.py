@@ -3,12 +3,27 @@ import pytest
 
 from tests.scale.cluster import RabbitCluster
 
+# A node now and then exits while booting (seen once in a full run, its logs gone with it):
+# a fresh cluster, on fresh ports, is tried before the module fails.
+START_ATTEMPTS = 3
+
+
+def start_cluster() -> RabbitCluster:
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return RabbitCluster(3).start()
+        except RuntimeError as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            print(f"\nRabbitMQ cluster start {attempt} failed ({exc}); trying a fresh one")
+    raise AssertionError("unreachable")
+
 
 @pytest.fixture(scope="module")
 def rabbit_cluster():
     """A 3-node RabbitMQ cluster of this run's own (tests/scale/cluster.py), one per module:
     a module's tests SIGKILL its nodes."""
-    cluster = RabbitCluster(3).start()
+    cluster = start_cluster()
     print(f"\nRabbitMQ cluster of 3 nodes started in {cluster.started_s:.1f} s")
     try:
         yield cluster
