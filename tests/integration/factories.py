@@ -46,6 +46,14 @@ def settled(request: TransactionRequest) -> TransactionRequest:
     return reloaded(request)
 
 
+def funded(amount: str = "100.00") -> Wallet:
+    """A new user's USD wallet, credited by a settled deposit of `amount` (less its 0.5 %
+    fee: 100.00 -> 99.50)."""
+    wallet = new_wallet()
+    settled(accept(wallet, "deposit", amount))
+    return reloaded(wallet)
+
+
 def reloaded(row):
     return type(row).get_by_id(row.id)
 

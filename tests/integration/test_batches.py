@@ -13,7 +13,14 @@ from errors import AlreadySettled, VersionConflict
 from ledger import audit
 from models import Notification, Transaction, Wallet
 from payments import batches, settle
-from tests.integration.factories import accept, accept_transfer, new_wallet, reloaded, settled
+from tests.integration.factories import (
+    accept,
+    accept_transfer,
+    funded,
+    new_wallet,
+    reloaded,
+    settled,
+)
 
 
 @pytest.fixture
@@ -22,12 +29,6 @@ def stub():
     broker.flush_all()
     yield broker
     broker.flush_all()
-
-
-def funded(amount: str) -> Wallet:
-    wallet = new_wallet()
-    settled(accept(wallet, "deposit", amount))
-    return reloaded(wallet)
 
 
 def entry_rows(request) -> list[tuple]:

@@ -28,6 +28,7 @@ from tests.integration.factories import (
     capture,
     entries,
     findings_about,
+    funded,
     new_wallet,
     place_hold,
     reloaded,
@@ -35,12 +36,6 @@ from tests.integration.factories import (
     time_passes,
     void,
 )
-
-
-def funded(amount: str = "100.00") -> Wallet:
-    wallet = new_wallet()
-    settled(accept(wallet, "deposit", amount))  # the 0.5 % deposit fee: 100.00 -> 99.50
-    return reloaded(wallet)
 
 
 def state(wallet: Wallet) -> tuple[int, int]:

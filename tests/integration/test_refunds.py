@@ -18,17 +18,12 @@ from tests.integration.factories import (
     capture,
     entries,
     findings_about,
+    funded,
     new_wallet,
     refund,
     reloaded,
     settled,
 )
-
-
-def funded(amount: str = "100.00") -> Wallet:
-    wallet = new_wallet()
-    settled(accept(wallet, "deposit", amount))
-    return reloaded(wallet)
 
 
 def balances(*wallets: Wallet) -> list[int]:
