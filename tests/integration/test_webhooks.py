@@ -11,7 +11,7 @@ import standardwebhooks
 import settings
 from accounts import events
 from errors import InvalidWebhookUrl, TooManyWebhooks, ValidationError
-from models import Event, Webhook, WebhookDelivery, WebhookJob, db, utcnow
+from models import Event, Wallet, Webhook, WebhookDelivery, WebhookJob, db, utcnow
 from tests.helpers import unique
 from tests.integration.factories import accept, accept_transfer, new_user, new_wallet, settled
 from tests.receiver import Receiver
@@ -40,6 +40,16 @@ def register(user, receiver: Receiver, path: str | None = None, **extra):
 def jobs_of(webhook) -> list[WebhookJob]:
     return list(WebhookJob.select().where(WebhookJob.webhook_id == webhook.id)
                 .order_by(WebhookJob.id))
+
+
+def one_job(receiver: Receiver) -> tuple[Wallet, Webhook, WebhookJob]:
+    """A wallet whose owner's webhook (request.succeeded) has one job: its deposit's."""
+    ada = new_wallet()
+    hook = register(ada.user, receiver, kinds=["request.succeeded"])
+    settled(accept(ada, "deposit", "1.00"))
+    dispatched()
+    [job] = jobs_of(hook)
+    return ada, hook, job
 
 
 def dispatched() -> list[int]:
@@ -199,11 +209,7 @@ def test_a_webhook_registered_after_an_event_is_not_sent_it(receiver):
 
 
 def test_a_failed_delivery_is_retried_on_its_schedule_with_the_same_webhook_id(receiver):
-    ada = new_wallet()
-    hook = register(ada.user, receiver, kinds=["request.succeeded"])
-    settled(accept(ada, "deposit", "1.00"))
-    dispatched()
-    [job] = jobs_of(hook)
+    ada, hook, job = one_job(receiver)
     # When the receiver answers 500, then (its time come) 200
     receiver.status = 500
     assert deliver.deliver(job.id) == "failed"
@@ -244,11 +250,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(receiver):
 def test_a_receiver_slower_than_the_timeout_fails_the_attempt(receiver, monkeypatch):
     monkeypatch.setattr(settings, "WEBHOOK_TIMEOUT_S", 1)
     receiver.delay_s = 2.5
-    ada = new_wallet()
-    hook = register(ada.user, receiver, kinds=["request.succeeded"])
-    settled(accept(ada, "deposit", "1.00"))
-    dispatched()
-    [job] = jobs_of(hook)
+    ada, hook, job = one_job(receiver)
     assert deliver.deliver(job.id) == "failed"
     attempt = WebhookDelivery.get(WebhookDelivery.job_id == job.id)
     assert attempt.response_status is None and "Timeout" in attempt.error
@@ -256,11 +258,7 @@ def test_a_receiver_slower_than_the_timeout_fails_the_attempt(receiver, monkeypa
 
 
 def test_after_three_days_of_failures_the_last_attempt_stays_failed(receiver):
-    ada = new_wallet()
-    hook = register(ada.user, receiver, kinds=["request.succeeded"])
-    settled(accept(ada, "deposit", "1.00"))
-    dispatched()
-    [job] = jobs_of(hook)
+    ada, hook, job = one_job(receiver)
     WebhookJob.update(created_at=utcnow() - timedelta(seconds=settings.WEBHOOK_RETRY_FOR_S),
                       attempts=20).where(WebhookJob.id == job.id).execute()
     receiver.status = 503
@@ -271,11 +269,7 @@ def test_after_three_days_of_failures_the_last_attempt_stays_failed(receiver):
 
 
 def test_no_delivery_starts_after_its_webhook_is_deleted(receiver):
-    ada = new_wallet()
-    hook = register(ada.user, receiver, kinds=["request.succeeded"])
-    settled(accept(ada, "deposit", "1.00"))
-    dispatched()
-    [job] = jobs_of(hook)
+    ada, hook, job = one_job(receiver)
     endpoints.delete(ada.user, hook.id)
     assert deliver.deliver(job.id) == "cancelled"
     assert receiver.seen == [] and WebhookJob.get_by_id(job.id).status == "cancelled"
@@ -283,11 +277,7 @@ def test_no_delivery_starts_after_its_webhook_is_deleted(receiver):
 
 def test_two_workers_delivering_one_job_at_once_make_one_attempt(receiver):
     receiver.delay_s = 0.3
-    ada = new_wallet()
-    hook = register(ada.user, receiver, kinds=["request.succeeded"])
-    settled(accept(ada, "deposit", "1.00"))
-    dispatched()
-    [job] = jobs_of(hook)
+    ada, hook, job = one_job(receiver)
     outcomes: list[str | None] = []
 
     def attempt() -> None:
@@ -304,11 +294,7 @@ def test_two_workers_delivering_one_job_at_once_make_one_attempt(receiver):
 
 
 def test_due_jobs_are_handed_over_once_until_their_message_could_have_been_lost(receiver):
-    ada = new_wallet()
-    hook = register(ada.user, receiver, kinds=["request.succeeded"])
-    settled(accept(ada, "deposit", "1.00"))
-    dispatched()
-    [job] = jobs_of(hook)
+    ada, hook, job = one_job(receiver)
     assert dispatch.send_due() >= 1
     assert job.id not in [row[0] for row in db.execute_sql(
         dispatch.DUE_SQL, (utcnow(),) * 3 + (settings.WEBHOOK_RESEND_AFTER_S, 10_000))]
