@@ -19,7 +19,6 @@ import re
 import secrets
 import sys
 import time
-from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -34,6 +33,7 @@ from bench import (  # noqa: E402
     statements,
     table,
 )
+from bench.begin import begin  # noqa: E402
 from bench.config import (  # noqa: E402
     FULL,
     FULL_NAMESPACE,
@@ -46,7 +46,6 @@ from bench.config import (  # noqa: E402
     Namespace,
     stack_env,
 )
-from bench.db import connect  # noqa: E402
 from bench.phases import (  # noqa: E402
     Bench,
     audit,
@@ -56,7 +55,7 @@ from bench.phases import (  # noqa: E402
     wallet_targets,
     warm_up,
 )
-from bench.stack import Stack, WebProcess, flush_redis, free_port, prepare  # noqa: E402
+from bench.stack import Stack, WebProcess, flush_redis, free_port  # noqa: E402
 
 LOCK_WAIT_S = 1800
 # Long enough for the web process to answer what wrk left in flight (a few dozen requests).
@@ -143,17 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = dataclasses.replace(sizes, transfer_wallets=min(args.wallets, sizes.wallets))
     began = time.monotonic()
     lock = hold_lock(namespace.database)  # noqa: F841 - held until the process exits
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_id += "-quick" if args.quick else ""
-    run_dir = os.path.join(OUT_DIR, run_id)
-    os.makedirs(run_dir, exist_ok=True)
-    env = stack_env(namespace, port=free_port())
-    print(f"bench: run {run_id}, logs in {run_dir}", flush=True)
-
-    prepare(namespace, env)
-    conn = connect(namespace)
-    machine = report.machine(conn)
-    external_id = seed.system_wallets(conn)[seed.SYSTEM_KEYS[0]]
+    run = begin(namespace, suffix="-quick" if args.quick else "")
+    run_id, run_dir, env, conn = run.run_id, run.run_dir, run.env, run.conn
+    machine, external_id = run.machine, run.external_id
     if args.accept_only:
         text, ok = accept.run(conn=conn, env=env, sizes=sizes, connections=args.connections,
                               run_dir=run_dir, run_id=run_id, database=namespace.database,

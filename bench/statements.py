@@ -17,18 +17,18 @@ import random
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import requests
 
 from bench import report, seed
-from bench.config import FULL, JWT_SECRET, OUT_DIR, Namespace, stack_env
-from bench.db import connect
+from bench.begin import begin
+from bench.config import FULL, JWT_SECRET, OUT_DIR, Namespace
 from bench.load import token
 from bench.phases import audit
 from bench.report import Row, ms, pcts
 from bench.seed import HistoryWallet
-from bench.stack import WebProcess, free_port, prepare
+from bench.stack import WebProcess
 
 STATEMENT_RUNS = 3
 BALANCE_CALLS = 300
@@ -202,15 +202,9 @@ def run_alone(namespace: Namespace) -> int:
     Returns:
       The exit status: 0 unless the audit found anything or an answer was wrong.
     """
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-history"
-    run_dir = os.path.join(OUT_DIR, run_id)
-    os.makedirs(run_dir, exist_ok=True)
-    env = stack_env(namespace, port=free_port())
-    print(f"bench: run {run_id}, logs in {run_dir}", flush=True)
-    prepare(namespace, env)
-    conn = connect(namespace)
-    machine = report.machine(conn)
-    external_id = seed.system_wallets(conn)[seed.SYSTEM_KEYS[0]]
+    run = begin(namespace, suffix="-history")
+    run_id, run_dir, env, conn = run.run_id, run.run_dir, run.env, run.conn
+    machine, external_id = run.machine, run.external_id
     audits: list = []
     web = WebProcess(run_dir, env, name="web")
     try:
