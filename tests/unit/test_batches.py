@@ -18,9 +18,9 @@ class Recorder:
         self.entered = threading.Event()
 
     def __call__(self, ids: list[int]) -> dict[int, str]:
+        self.batches.append(list(ids))  # on entry: a held batch is already counted
         self.entered.set()
         self.release.wait(10)
-        self.batches.append(list(ids))
         if self.fail_once:
             self.fail_once = False
             raise ConnectionError("the database went away")
@@ -77,7 +77,8 @@ def test_a_batch_never_holds_more_than_its_maximum():
     batcher = Batcher(recorder, max_size=4, max_wait_s=0)
     results_of = threading.Thread(target=settle_from_threads, args=(batcher, list(range(11))))
     results_of.start()
-    while len(batcher.queue) + sum(map(len, recorder.batches)) < 10:
+    # (every one of the eleven is either in the held first batch or waiting for the next)
+    while len(batcher.queue) + sum(map(len, recorder.batches)) < 11:
         threading.Event().wait(0.01)
     recorder.release.set()
     results_of.join(30)
