@@ -98,6 +98,24 @@ class WithoutQueryParameters(logging.Filter):
         return True
 
 
+class OncePerSecond(logging.Filter):
+    """Let one line a second through, counting the ones held back in `suppressed`: waitress
+    warns of its queue depth on every request that has to wait, hundreds a second under
+    load, each costing the web process a record to write (and honcho one to relay)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.second, self.held_back = -1, 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        second = int(record.created)
+        if second == self.second:
+            self.held_back += 1
+            return False
+        record.suppressed, self.second, self.held_back = self.held_back, second, 0
+        return True
+
+
 _listener: logging.handlers.QueueListener | None = None
 
 
@@ -120,6 +138,9 @@ def configure(process: str) -> None:
     logging.Formatter.converter = time.gmtime
     # pika narrates every connection at INFO; only its problems are worth a line.
     logging.getLogger("pika").setLevel(logging.WARNING)
+    depth_log = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, OncePerSecond) for f in depth_log.filters):
+        depth_log.addFilter(OncePerSecond())
     peewee_log = logging.getLogger("peewee")
     if not any(isinstance(f, WithoutQueryParameters) for f in peewee_log.filters):
         peewee_log.addFilter(WithoutQueryParameters())
