@@ -69,12 +69,6 @@ BROKER_QUEUE_LEADER_LOCATOR = _str("BROKER_QUEUE_LEADER_LOCATOR", "balanced")
 # Wait for RabbitMQ's publisher confirm on every message sent (web, workers, sweeper, ops):
 # a send that returns has been taken by the queue; one that raises is covered by the sweeper.
 BROKER_CONFIRM_DELIVERY = _bool("BROKER_CONFIRM_DELIVERY", True)
-# Threads of a web process that hand accepted requests to the broker after the 202 has gone
-# (the request is committed first; the sweeper covers a send lost with the process), and how
-# many sends may wait for them before an answering thread sends its own; 0 threads: every
-# answering thread sends before it answers.
-SEND_THREADS = _int("SEND_THREADS", 4)
-SEND_QUEUE_MAX = _int("SEND_QUEUE_MAX", 1000)
 # AMQP heartbeat of this process's broker connections, in seconds (0: none). The Procfile
 # sets 0 for web: its publishing connections idle between requests, and a blocking
 # connection only answers heartbeats when used, so RabbitMQ would drop them.
@@ -254,11 +248,6 @@ def _check_waits() -> None:
                          f"(three quarters of WEB_THREADS={WEB_THREADS})")
 
 
-def _check_sends() -> None:
-    if SEND_THREADS < 0 or SEND_QUEUE_MAX < 1:
-        raise SystemExit("settings: SEND_THREADS must be 0 or more and SEND_QUEUE_MAX 1 or more")
-
-
 def _check_leader_locator() -> None:
     if BROKER_QUEUE_LEADER_LOCATOR not in ("balanced", "client-local"):
         raise SystemExit("settings: BROKER_QUEUE_LEADER_LOCATOR must be balanced or "
@@ -309,5 +298,4 @@ DB_SESSION = _session_variables()
 TRUSTED_PROXY_NETWORKS = _trusted_proxies()
 _check_fees()
 _check_waits()
-_check_sends()
 _check_leader_locator()

@@ -1,9 +1,8 @@
-"""The accept path's ways of sending: `python bench/run.py --accept-only`.
+"""The accept path's cost of publisher confirms: `python bench/run.py --accept-only`.
 
 Seeds as a full run does and starts the stack (its workers settle everything), then one
-more web process per way of sending (VARIANTS): the answering thread sends before the
-202 (`SEND_THREADS=0`) with publisher confirms off (`BROKER_CONFIRM_DELIVERY=false`) and
-on, and the send threads send after it (the default). On a machine shared with other work
+more web process per way of sending (VARIANTS): publisher confirms off
+(`BROKER_CONFIRM_DELIVERY=false`) and on (the default). On a machine shared with other work
 a run's figures drift by a third from one minute to the next, so the variants are not
 measured one after the other: POST /v1/transfers is driven at each in turn,
 ROUNDS times, in short slices (closed loop, then paced at PACED_PER_S) after an unmeasured
@@ -24,11 +23,8 @@ from bench.measure import last_request_id, wait_settled
 from bench.phases import Bench, _transfer_data, audit, drive, warm_up
 from bench.stack import Stack, WebProcess, free_port
 
-VARIANTS = {"sent before the 202, confirms off": {"BROKER_CONFIRM_DELIVERY": "false",
-                                                  "SEND_THREADS": "0"},
-            "sent before the 202, confirmed": {"BROKER_CONFIRM_DELIVERY": "true",
-                                               "SEND_THREADS": "0"},
-            "sent after the 202, confirmed (default)": {"BROKER_CONFIRM_DELIVERY": "true"}}
+VARIANTS = {"confirms off": {"BROKER_CONFIRM_DELIVERY": "false"},
+            "confirms on (default)": {"BROKER_CONFIRM_DELIVERY": "true"}}
 ROUNDS = 4
 SLICE_S = 6
 PACED_PER_S = 100

@@ -3,8 +3,7 @@ machinery every money request goes through (holds.py, refunds.py use it too).
 
 A request is checked, recorded durably as `pending` together with the reservation of its
 Idempotency-Key (and the hold it places, if any) in one compound statement, and only then
-handed to its queue, by the process's send threads while the 202 goes out
-(payments/send.py); if the queue is down the sweeper hands it over later (the outbox).
+handed to its queue; if the queue is down the sweeper hands it over later (the outbox).
 """
 import json
 import logging
@@ -24,7 +23,7 @@ from models import PENDING, TransactionRequest, User, utcnow
 from money import canonical_amount, fee_for, parse_amount
 from payments import holds, requests
 from payments.details import Details
-from payments.send import send_soon
+from payments.send import send
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ def _record(user: User, draft: Draft, *, key: str,
         refund_of=draft.refund_of, refunded=0, capture_final=draft.capture_final,
         description=draft.details.description, metadata=draft.details.metadata or None,
         trace_id=trace_id, sweeps=0, created_at=now)
-    send_soon(request)
+    send(request)
     return request, False
 
 

@@ -21,12 +21,7 @@ REAL_BROKER_URL = os.environ.get("BROKER_URL") or "amqp://guest:guest@127.0.0.1:
 os.environ["REAL_BROKER_URL"] = REAL_BROKER_URL
 os.environ["BROKER_URL"] = "stub://"  # in-process actors only; subprocesses get the real one
 
-import settings  # noqa: E402 - loads the checkout's .env (its secrets) into os.environ
-
-# The in-process tests look at the stub broker's queues right after a request is accepted:
-# here the answering thread sends (web processes the tests start send after answering, the
-# default; tests/unit/test_send.py covers the send threads).
-settings.SEND_THREADS = 0
+import settings  # noqa: E402,F401 - loads the checkout's .env (its secrets) into os.environ
 
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
 
