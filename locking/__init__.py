@@ -9,6 +9,14 @@
 - After a conflict or two the caller asks for `for_update=True`, which takes the rows
   with SELECT ... FOR UPDATE in the same order, so a hot wallet cannot livelock.
 """
-from locking.wallets import WalletState, balance_update, lock_order, read_wallets
+from locking.wallets import (
+    STATE_COLUMNS,
+    WalletState,
+    balance_update,
+    lock_order,
+    read_wallets,
+    state_columns,
+)
 
-__all__ = ["WalletState", "balance_update", "lock_order", "read_wallets"]
+__all__ = ["STATE_COLUMNS", "WalletState", "balance_update", "lock_order", "read_wallets",
+           "state_columns"]

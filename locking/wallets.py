@@ -23,6 +23,16 @@ class WalletState:
     held: int = 0
 
 
+# WalletState's fields, in order: what a read selects for it.
+STATE_COLUMNS = ("id", "user_id", "currency", "balance", "version", "deleted_at", "created_at",
+                 "held")
+
+
+def state_columns(alias: str) -> str:
+    """The SELECT list of a WalletState read from the wallets row `alias` of a join."""
+    return ", ".join(f"{alias}.{column}" for column in STATE_COLUMNS)
+
+
 def lock_order(ids: Iterable[int]) -> list[int]:
     """The order in which wallets are taken: ascending id, each once."""
     return sorted(set(ids))

@@ -14,6 +14,7 @@ import orjson
 from accounts import resources
 from errors import RowChanged
 from ledger.posting import ACTIVE, Hold
+from locking import STATE_COLUMNS, state_columns
 from locking.batch import Statement
 from models import PENDING, db, newest_first
 from models import Hold as HoldRow
@@ -35,11 +36,13 @@ HOLD_COLUMNS = ("h.id, h.user_id, h.wallet_id, h.to_wallet_id, h.currency, h.amo
                 "h.captured, h.status, h.to_user_id, h.expires_at, h.request_id, "
                 "h.created_at, h.description, h.metadata")
 HOLD_COLUMN_COUNT = 14
-# The expiry's read: the holds and the wallets they name, in WalletState's order.
+# The expiry's read: the holds and the wallets they name, in WalletState's order (each
+# wallet joined on its own primary key: see requests.READ_FOR_SETTLEMENT_SQL).
+WALLET_COLUMN_COUNT = len(STATE_COLUMNS)
 READ_FOR_EXPIRY_SQL = (
-    f"SELECT {HOLD_COLUMNS}, "
-    "w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, w.created_at, w.held "
-    "FROM holds h JOIN wallets w ON w.id = h.wallet_id OR w.id = h.to_wallet_id "
+    f"SELECT {HOLD_COLUMNS}, {state_columns('w')}, {state_columns('t')} "
+    "FROM holds h JOIN wallets w ON w.id = h.wallet_id "
+    "LEFT JOIN wallets t ON t.id = h.to_wallet_id "
     "WHERE h.id IN ({ids})")
 
 
@@ -107,7 +110,12 @@ def for_expiry(hold_ids: list[int]) -> tuple[list[tuple], list[tuple]]:
     rows = db.execute_sql(READ_FOR_EXPIRY_SQL.format(ids=", ".join(["%s"] * len(hold_ids))),
                           tuple(hold_ids)).fetchall()
     holds = {row[0]: row[:HOLD_COLUMN_COUNT] for row in rows}
-    wallets = {row[HOLD_COLUMN_COUNT]: row[HOLD_COLUMN_COUNT:] for row in rows}
+    wallets = {}
+    for row in rows:
+        for start in (HOLD_COLUMN_COUNT, HOLD_COLUMN_COUNT + WALLET_COLUMN_COUNT):
+            wallet = row[start:start + WALLET_COLUMN_COUNT]
+            if wallet[0] is not None:
+                wallets[wallet[0]] = wallet
     return list(holds.values()), list(wallets.values())
 
 

@@ -12,6 +12,7 @@ from peewee import SQL, NodeList, Value, fn
 
 from errors import AlreadySettled, RowChanged
 from ledger.posting import CAPTURE, EXPIRE, TRANSFER, Outcome
+from locking import state_columns
 from locking.batch import Statement
 from models import (
     FAILED,
@@ -33,19 +34,22 @@ INSERT_SQL = (
     "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, {hold_id}, %s, %s, %s, %s, %s, 0, %s)")
 # One round trip for requests, their wallets, the hold each acts on and the request each
 # refunds; no locks: the version-checked update and the guarded status, hold and refunded
-# changes are what make a settlement attempt safe.
+# changes are what make a settlement attempt safe. Each wallet is joined on its own
+# primary key: joined as `w.id = r.wallet_id OR w.id = r.to_wallet_id` (or `IN (...)`),
+# MariaDB read the whole wallets table for every request (575 ms a batch at 100,000).
 READ_FOR_SETTLEMENT_SQL = (
     "SELECT r.id, r.user_id, r.type, r.status, r.currency, r.amount, r.fee, r.wallet_id, "
     "r.to_wallet_id, r.hold_id, r.refund_of, r.capture_final, r.created_at, r.description, "
     "r.metadata, r.refunded, "
-    "w.id, w.user_id, w.currency, w.balance, w.version, w.deleted_at, w.created_at, w.held, "
+    f"{state_columns('w')}, {state_columns('t')}, "
     f"{HOLD_COLUMNS}, o.id, o.amount - o.fee, o.refunded "
     "FROM transaction_requests r "
-    "LEFT JOIN wallets w ON w.id = r.wallet_id OR w.id = r.to_wallet_id "
+    "LEFT JOIN wallets w ON w.id = r.wallet_id "
+    "LEFT JOIN wallets t ON t.id = r.to_wallet_id "
     "LEFT JOIN holds h ON h.id = r.hold_id "
     "LEFT JOIN transaction_requests o ON o.id = r.refund_of WHERE r.id IN ({ids})")
-FACTS, WALLET = slice(0, 16), slice(16, 24)
-HOLD = slice(24, 24 + HOLD_COLUMN_COUNT)
+FACTS, WALLET, TO_WALLET = slice(0, 16), slice(16, 24), slice(24, 32)
+HOLD = slice(32, 32 + HOLD_COLUMN_COUNT)
 ORIGINAL = slice(HOLD.stop, HOLD.stop + 3)
 # A refund's original: its total refunded grows only from what the attempt read.
 REFUNDED_SQL = ("UPDATE transaction_requests SET refunded = CASE id {refunded} END "
@@ -151,8 +155,10 @@ def settlement_read(rows: list[tuple]) -> SettlementRead:
     """A SettlementRead from the rows of READ_FOR_SETTLEMENT_SQL."""
     facts = {row[0]: Facts(*row[FACTS]) for row in rows}
     parts: list[dict[int, tuple]] = [{}, {}, {}]
+    wallets, hold_rows, originals = parts
     for row in rows:
-        for found, columns in zip(parts, (WALLET, HOLD, ORIGINAL), strict=True):
+        for found, columns in ((wallets, WALLET), (wallets, TO_WALLET), (hold_rows, HOLD),
+                               (originals, ORIGINAL)):
             if row[columns][0] is not None:
                 found[row[columns][0]] = row[columns]
     return SettlementRead(sorted(facts.values(), key=lambda f: f.id),
