@@ -17,6 +17,9 @@ FEE_BP = {"deposit": 50, "withdrawal": 0, "transfer": 0, "hold": 0, "capture": 0
 # Holds placed by the workload expire after this (the least the contract allows), so the
 # service's own expiry runs during the faults.
 HOLD_EXPIRES_IN_S = 60
+# No hold is placed in the run's last seconds: each one's expiry makes an event up to a
+# minute later, and the run waits for every event of the subscribed users to be delivered.
+NO_NEW_HOLDS_LAST_S = 30
 RESEND_SHARE = 0.15
 CALL_TIMEOUT_S = 10
 GIVE_UP_S = 45
@@ -102,7 +105,7 @@ class Client(threading.Thread):
         rng = self.rng
         with self.record.lock:
             holds, transfers = list(self.record.holds[-40:]), list(self.record.transfers[-40:])
-        if roll < 0.06:
+        if roll < 0.06 and time.monotonic() < self.deadline - NO_NEW_HOLDS_LAST_S:
             other = rng.choice([u for u in self.users if u is not user])
             minor, amount = cents(rng, 100, 5000)
             body = {"amount": amount, "expires_in_s": HOLD_EXPIRES_IN_S}
