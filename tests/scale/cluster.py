@@ -27,7 +27,12 @@ import requests
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # the real script, not Debian's su wrapper
 PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports (32768-60999)
-BOOT_TIMEOUT_S = 90
+# A cluster boots in 12-18 s here; one that is not clustered after this has hung (seen: a
+# start that never clustered, retried by tests/scale/conftest.py after the full 90 s it then
+# had), and its logs are kept in tests/artifacts/rabbit-cluster-<run>/.
+BOOT_TIMEOUT_S = 45
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "artifacts")
 # The feature flags the service's queues need: quorum queues, and (for their at-least-once
 # dead-lettering) the stream queue flag.
 NEEDED_FLAGS = ("quorum_queue", "stream_queue")
@@ -128,12 +133,26 @@ class RabbitCluster:
         while not self._clustered():
             dead = [n.name for n in self.nodes if not n.alive]
             if dead or time.monotonic() > deadline:
+                self._keep_logs()
                 self.stop()
                 raise RuntimeError(f"the RabbitMQ cluster did not start (exited: {dead}); "
                                    f"see the logs under {self.folder}")
             time.sleep(0.2)
         self.started_s = time.monotonic() - began
         return self
+
+    def _keep_logs(self) -> None:
+        """Copy each node's console output and logs to tests/artifacts (stop() removes
+        the folder)."""
+        kept = os.path.join(ARTIFACTS, f"rabbit-cluster-{os.path.basename(self.folder)}")
+        for node in self.nodes:
+            name = os.path.basename(node.folder)
+            os.makedirs(os.path.join(kept, name), exist_ok=True)
+            if os.path.exists(node.folder + ".out"):
+                shutil.copy(node.folder + ".out", os.path.join(kept, name, "console.out"))
+            if os.path.isdir(os.path.join(node.folder, "log")):
+                shutil.copytree(os.path.join(node.folder, "log"),
+                                os.path.join(kept, name, "log"), dirs_exist_ok=True)
 
     def _clustered(self) -> bool:
         names = {n.name for n in self.nodes}

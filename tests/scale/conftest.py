@@ -3,8 +3,9 @@ import pytest
 
 from tests.scale.cluster import RabbitCluster
 
-# A node now and then exits while booting (seen once in a full run, its logs gone with it):
-# a fresh cluster, on fresh ports, is tried before the module fails.
+# A node now and then exits while booting, or a cluster never forms (each seen once in a
+# full run; the logs of such a start are kept in tests/artifacts): a fresh cluster, on fresh
+# ports, is tried before the module fails.
 START_ATTEMPTS = 3
 
 
