@@ -91,7 +91,7 @@ class Sizes:
 FULL = Sizes(wallets=10_000, phase_s=15, read_s=10, warmup_s=2, ceiling_s=15,
              drain_timeout_s=300, read_users=1_000, hot_wallets=10, hot_share=0.9,
              growth=True)
-QUICK = Sizes(wallets=200, phase_s=2, read_s=2, warmup_s=1, ceiling_s=2,
+QUICK = Sizes(wallets=200, phase_s=2, read_s=1, warmup_s=1, ceiling_s=2,
               drain_timeout_s=90, read_users=200, hot_wallets=10, hot_share=0.9,
               growth=False)
 

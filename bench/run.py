@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, 2 s phases, no growth measures (CI smoke test)")
+                        help="tiny sizes, 1-2 s phases, no growth measures (CI smoke test)")
     parser.add_argument("--accept-only", action="store_true",
                         help="only the accept path: the uniform transfer phase, closed loop "
                              "and paced at half its peak (bench/accept.py)")

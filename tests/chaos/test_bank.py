@@ -40,7 +40,7 @@ from tests.receiver import Receiver
 DB_NAME = VHOST = scratch_name("chaos")
 REDIS_URL = scratch_redis_url()
 USERS, CLIENTS, WORKERS = 20, 16, 2
-WORKLOAD_S = float(os.environ.get("CHAOS_WORKLOAD_S", "78"))
+WORKLOAD_S = float(os.environ.get("CHAOS_WORKLOAD_S", "72"))
 QUIESCE_S = 60
 SEED = int(os.environ.get("CHAOS_SEED", "20261124"))
 HOLD_EXPIRY_SWEEP_S = 6
@@ -246,7 +246,7 @@ def summary(record: Record, outcomes: Counter, schedule: nemesis.Schedule, quies
     return "\n".join(lines)
 
 
-# Set-up, 78 s of load, quiescing, up to DELIVERED_WITHIN_S for the webhooks and the checks:
+# Set-up, 72 s of load, quiescing, up to DELIVERED_WITHIN_S for the webhooks and the checks:
 # more than the suite's 300 s per test on a loaded machine.
 @pytest.mark.timeout(600)
 def test_the_bank_keeps_every_minor_unit_through_crashes_and_restarts(chaos_env, log_dir):
@@ -274,7 +274,7 @@ def test_the_bank_keeps_every_minor_unit_through_crashes_and_restarts(chaos_env,
             (53, "stop Redis", nemesis.stop_redis),
             (61, "start Redis", nemesis.start_redis),
             (RECEIVER_UP_S, "webhook receiver back", lambda: receiver.start(port=port)),
-            (70, "SIGKILL worker 2, start another", replace_worker(1)),
+            (68, "SIGKILL worker 2, start another", replace_worker(1)),
         ])
         deadline = time.monotonic() + WORKLOAD_S
         clients = [Client(i, base, users, record, deadline=deadline, seed=SEED + i)

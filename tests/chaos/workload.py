@@ -19,7 +19,7 @@ FEE_BP = {"deposit": 50, "withdrawal": 0, "transfer": 0, "hold": 0, "capture": 0
 HOLD_EXPIRES_IN_S = 60
 # No hold is placed in the run's last seconds: each one's expiry makes an event up to a
 # minute later, and the run waits for every event of the subscribed users to be delivered.
-NO_NEW_HOLDS_LAST_S = 30
+NO_NEW_HOLDS_LAST_S = 40
 RESEND_SHARE = 0.15
 CALL_TIMEOUT_S = 10
 GIVE_UP_S = 45

@@ -85,7 +85,7 @@ WALK = ("sign_up", "issue_token", "create_wallet", "get_wallet", "delete_wallet"
         "list_wallet_transactions", "create_deposit", "create_withdrawal", "create_transfer",
         "get_request")
 MAX_STEPS = 10
-STATEFUL_S = 20
+STATEFUL_S = 15
 MAX_WALKS = 4
 # Where the walk must have arrived through a link, and the answer it must have got there at
 # least once (None: any). A transfer from or to a new wallet has no partner wallet in its
