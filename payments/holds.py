@@ -38,7 +38,8 @@ HOLD_COLUMNS = ("h.id, h.user_id, h.wallet_id, h.to_wallet_id, h.currency, h.amo
 HOLD_COLUMN_COUNT = 14
 # The expiry's read: the holds and the wallets they name, in WalletState's order (each
 # wallet joined on its own primary key: see requests.READ_FOR_SETTLEMENT_SQL).
-WALLET_COLUMN_COUNT = len(STATE_COLUMNS)
+WALLET = slice(HOLD_COLUMN_COUNT, HOLD_COLUMN_COUNT + len(STATE_COLUMNS))
+TO_WALLET = slice(WALLET.stop, WALLET.stop + len(STATE_COLUMNS))
 READ_FOR_EXPIRY_SQL = (
     f"SELECT {HOLD_COLUMNS}, {state_columns('w')}, {state_columns('t')} "
     "FROM holds h JOIN wallets w ON w.id = h.wallet_id "
@@ -110,12 +111,8 @@ def for_expiry(hold_ids: list[int]) -> tuple[list[tuple], list[tuple]]:
     rows = db.execute_sql(READ_FOR_EXPIRY_SQL.format(ids=", ".join(["%s"] * len(hold_ids))),
                           tuple(hold_ids)).fetchall()
     holds = {row[0]: row[:HOLD_COLUMN_COUNT] for row in rows}
-    wallets = {}
-    for row in rows:
-        for start in (HOLD_COLUMN_COUNT, HOLD_COLUMN_COUNT + WALLET_COLUMN_COUNT):
-            wallet = row[start:start + WALLET_COLUMN_COUNT]
-            if wallet[0] is not None:
-                wallets[wallet[0]] = wallet
+    wallets = {row[columns][0]: row[columns] for row in rows for columns in (WALLET, TO_WALLET)
+               if row[columns][0] is not None}
     return list(holds.values()), list(wallets.values())
 
 

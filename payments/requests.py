@@ -12,7 +12,7 @@ from peewee import SQL, NodeList, Value, fn
 
 from errors import AlreadySettled, RowChanged
 from ledger.posting import CAPTURE, EXPIRE, TRANSFER, Outcome
-from locking import state_columns
+from locking import STATE_COLUMNS, state_columns
 from locking.batch import Statement
 from models import (
     FAILED,
@@ -48,8 +48,10 @@ READ_FOR_SETTLEMENT_SQL = (
     "LEFT JOIN wallets t ON t.id = r.to_wallet_id "
     "LEFT JOIN holds h ON h.id = r.hold_id "
     "LEFT JOIN transaction_requests o ON o.id = r.refund_of WHERE r.id IN ({ids})")
-FACTS, WALLET, TO_WALLET = slice(0, 16), slice(16, 24), slice(24, 32)
-HOLD = slice(32, 32 + HOLD_COLUMN_COUNT)
+FACTS = slice(0, 16)
+WALLET = slice(FACTS.stop, FACTS.stop + len(STATE_COLUMNS))
+TO_WALLET = slice(WALLET.stop, WALLET.stop + len(STATE_COLUMNS))
+HOLD = slice(TO_WALLET.stop, TO_WALLET.stop + HOLD_COLUMN_COUNT)
 ORIGINAL = slice(HOLD.stop, HOLD.stop + 3)
 # A refund's original: its total refunded grows only from what the attempt read.
 REFUNDED_SQL = ("UPDATE transaction_requests SET refunded = CASE id {refunded} END "

@@ -22,8 +22,7 @@ os.environ["REAL_BROKER_URL"] = REAL_BROKER_URL
 os.environ["BROKER_URL"] = "stub://"  # in-process actors only; subprocesses get the real one
 
 import settings  # noqa: E402,F401 - loads the checkout's .env (its secrets) into os.environ
-
-ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
+from tests.helpers import ARTIFACTS  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Process logs and other test artifacts (git-ignored).
+ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
 PASSWORD = "correct horse battery"
 
 

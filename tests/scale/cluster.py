@@ -25,14 +25,14 @@ from dataclasses import dataclass
 import pika
 import requests
 
+from tests.helpers import ARTIFACTS
+
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # the real script, not Debian's su wrapper
 PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports (32768-60999)
 # A cluster boots in 12-18 s here; one that is not clustered after this has hung (seen: a
 # start that never clustered, retried by tests/scale/conftest.py after the full 90 s it then
 # had), and its logs are kept in tests/artifacts/rabbit-cluster-<run>/.
 BOOT_TIMEOUT_S = 45
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         "artifacts")
 # The feature flags the service's queues need: quorum queues, and (for their at-least-once
 # dead-lettering) the stream queue flag.
 NEEDED_FLAGS = ("quorum_queue", "stream_queue")
