@@ -1,4 +1,5 @@
-"""Worker middleware: broken database connections back to the pool, a log line per message."""
+"""Worker middleware: broken database connections back to the pool, a log line per failed
+message (and per message at DEBUG)."""
 import logging
 import threading
 import time
@@ -23,7 +24,11 @@ class ReleaseBrokenConnections(Middleware):
 
 class MessageLog(Middleware):
     """Bind the actor, message, attempt, money request and HTTP request id to every log
-    line of a message, and log one line when it is done (with its duration)."""
+    line of a message, and log one line when it is done (with its duration): a warning when
+    it failed, at DEBUG when it succeeded. A line per successful message cost the worker a
+    sixth of its CPU under load (and honcho as much again to relay it); what settled is in
+    the batch's line (payments/settle.py), how long messages take in the Prometheus
+    metrics."""
 
     def __init__(self) -> None:
         self.local = threading.local()
@@ -43,7 +48,7 @@ class MessageLog(Middleware):
             return
         duration_ms = round((time.perf_counter() - self.local.started) * 1000, 3)
         if exception is None:
-            log.info("Processed %s.", message.actor_name, extra={"duration_ms": duration_ms})
+            log.debug("Processed %s.", message.actor_name, extra={"duration_ms": duration_ms})
         else:
             log.warning("%s failed: %s: %s", message.actor_name, type(exception).__name__,
                         exception, extra={"duration_ms": duration_ms})

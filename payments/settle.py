@@ -85,6 +85,8 @@ def attempt(request_ids: list[int], *, for_update: bool = False) -> dict[int, st
     done = [f.id for f in read.facts if f.status != PENDING]
     if done:
         # Settled by an earlier delivery that may have died before announcing it.
+        log.info("Requests %s were settled already (a message delivered again).", done,
+                 extra={"money_request_ids": done})
         settled.announce(done, [])
     if len(done) == len(read.facts):
         return outcomes
@@ -101,7 +103,8 @@ def attempt(request_ids: list[int], *, for_update: bool = False) -> dict[int, st
         return outcomes
     log.info("Settled a batch of %s requests (%s succeeded).", len(pending),
              sum(o.succeeded for o in result.outcomes),
-             extra={"batch_size": len(pending), "pessimistic": for_update})
+             extra={"batch_size": len(pending), "pessimistic": for_update,
+                    "money_request_ids": pending})
     settled.announce(pending, rows)
     for outcome in result.outcomes:
         outcomes[outcome.order.id] = SUCCEEDED if outcome.succeeded else FAILED

@@ -6,6 +6,7 @@ the worker's post-commit write to Redis (to a Redis of its own, told to refuse w
 a while) holds the batch open; the worker is SIGKILLed then. RabbitMQ hands the messages
 to a new worker, which must find everything settled and write nothing again.
 """
+import json
 import signal
 
 import redis
@@ -19,6 +20,13 @@ PAUSE_MS = 20_000
 
 def statuses(ids: list[int]) -> list[str]:
     return [TransactionRequest.get_by_id(i).status for i in ids]
+
+
+def found_settled_already(output: str) -> set[int]:
+    """The requests a worker's log says it found settled already (a redelivery)."""
+    lines = (json.loads(line) for line in output.splitlines() if line.startswith("{"))
+    return {i for line in lines if "settled already" in line.get("message", "")
+            for i in line["money_request_ids"]}
 
 
 def test_a_worker_killed_after_a_batch_committed_but_before_its_acks_settles_nothing_twice(
@@ -50,8 +58,8 @@ def test_a_worker_killed_after_a_batch_committed_but_before_its_acks_settles_not
             assert "Settled a batch of 3 requests" in first.output(), first.output()[-3000:]
             # Then a new worker gets all three again (RabbitMQ requeued them) ...
             second = start_worker(log_dir, BROKER_URL=vhost)
-            wait_for(lambda: second.output().count("Processed settle_") >= 3, timeout_s=60,
-                     what="the redelivered messages to be processed")
+            wait_for(lambda: found_settled_already(second.output()) == set(ids),
+                     timeout_s=60, what="the redelivered messages to be processed")
             # ... and writes nothing twice: the deposit and the first transfer succeeded once,
             # the second transfer failed with insufficient_funds, once
             rows = [TransactionRequest.get_by_id(i) for i in ids]
