@@ -27,7 +27,7 @@ REPAIR_FIRST_MS = 50
 REPAIR_MAX_MS = 1000
 
 
-def _send(request_ids: list[int], rows: list[dict], *, delete: bool = False) -> None:
+def _pipeline(request_ids: list[int], rows: list[dict], *, delete: bool):
     # One key per command, in one round trip: a Redis that refuses commands over keys of
     # several slots (a cluster node) still takes each.
     pipe = cache.client.pipeline(transaction=False)
@@ -36,10 +36,21 @@ def _send(request_ids: list[int], rows: list[dict], *, delete: bool = False) -> 
             if delete:
                 pipe.delete(wallet_cache.key(row["id"]))
             else:
-                wallet_cache.store_command(pipe, [row])
+                wallet_cache.queue_store(pipe, row)
     if request_ids:
         wake.publish_command(pipe, request_ids)
-    pipe.execute()
+    return pipe
+
+
+def _send(request_ids: list[int], rows: list[dict], *, delete: bool = False) -> None:
+    try:
+        _pipeline(request_ids, rows, delete=delete).execute()
+    except redis.exceptions.NoScriptError:
+        # Redis lost the store script (restarted or flushed): give it the script and send
+        # everything again (a store never replaces a newer state; a second wake-up is
+        # harmless).
+        wallet_cache.load_script()
+        _pipeline(request_ids, rows, delete=delete).execute()
 
 
 def announce(request_ids: list[int], rows: list[dict]) -> bool:

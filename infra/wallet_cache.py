@@ -43,6 +43,20 @@ def store_command(client, rows: list[dict]) -> None:
             client=client)
 
 
+def queue_store(pipe, row: dict) -> None:
+    """Queue the store of one wallet's state on a pipeline, calling the script by its digest
+    alone: redis-py would first ask Redis whether it has the script, a round trip more per
+    pipeline. Its `execute` raises NoScriptError when Redis lost the script (see
+    `load_script`)."""
+    pipe.evalsha(_script.sha, 1, key(row["id"]), row["version"], _payload(row),
+                 settings.CACHE_TTL_S)
+
+
+def load_script() -> None:
+    """Give Redis the store script again (a restart or SCRIPT FLUSH loses it)."""
+    cache.client.script_load(_STORE_IF_NEWER)
+
+
 def store(*rows: dict) -> None:
     """Cache wallet states (`id, user_id, currency, balance, held, version, created_at,
     updated_at, deleted`), each unless the cache already holds that version or a newer

@@ -691,6 +691,20 @@ def test_the_wallet_cache_never_replaces_a_newer_version_with_an_older_one():
     cache.drop(f"wallet:{wallet.id}")
 
 
+def test_a_settlement_caches_its_wallets_even_after_redis_lost_the_store_script():
+    # Given a wallet, and a Redis that forgot every script (as after a restart)
+    wallet = new_wallet()
+    cache.drop(f"wallet:{wallet.id}")
+    cache.client.script_flush()
+    # When a deposit into it settles
+    settle.settle(deposit(wallet, "100.00").id)
+    # Then its new state is cached all the same, and Redis has the script again
+    assert (wallet_cache.fetch(wallet.id)["version"], wallet_cache.fetch(wallet.id)["balance"]) \
+        == (1, 9_950)
+    assert cache.client.script_exists(wallet_cache._script.sha) == [True]
+    cache.drop(f"wallet:{wallet.id}")
+
+
 # -- sweeper ----------------------------------------------------------------------------------
 def test_the_sweeper_resends_a_stale_pending_request_and_counts_it_but_not_a_fresh_one(broker):
     # Given no other request due for a sweep right now
