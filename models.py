@@ -41,7 +41,9 @@ Glossary (one name per thing, everywhere but the public API):
   settle          carry out a pending request: its entries, balances, outcome and
                   notifications, in one transaction.
 """
+import functools
 import json
+import ssl
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -68,10 +70,30 @@ def database_params(url: str) -> tuple[str, dict]:
     parts = urlsplit(url)
     if parts.scheme not in ("mysql", "mariadb"):
         raise SystemExit(f"settings: DATABASE_URL must start with mysql://, got {parts.scheme}://")
-    params = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 3306,
+    host = parts.hostname or "127.0.0.1"
+    params = {"host": host, "port": parts.port or 3306,
               "user": unquote(parts.username or "root"), "password": unquote(parts.password or ""),
-              "charset": "utf8mb4"}
+              "charset": "utf8mb4", **_tls_params(settings.database_tls(host))}
     return parts.path.lstrip("/") or "wallet", params
+
+
+def _tls_params(mode: str) -> dict:
+    # Left to itself pymysql "prefers" TLS: it falls back to plaintext silently, and builds
+    # a context for every connection, loading the system's CA store each time (56 ms of CPU
+    # per connection here, a tail for any thread that opens one).
+    if mode == "off":
+        return {"ssl_disabled": True}
+    return {"ssl": _tls_context(verify=mode == "verify")}
+
+
+@functools.cache
+def _tls_context(*, verify: bool) -> ssl.SSLContext:
+    """One context per process: verifying against DATABASE_TLS_CA, or encrypting only."""
+    if verify:
+        return ssl.create_default_context(cafile=settings.DATABASE_TLS_CA)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
 
 
 def utcnow() -> datetime:

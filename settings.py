@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import os
 import re
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -53,6 +54,13 @@ DATABASE_URL = _str("DATABASE_URL", "mysql://root@127.0.0.1:3306/wallet")
 DB_POOL_SIZE = _int("DB_POOL_SIZE", 32)
 # Seconds a pooled connection is reused before it is recycled.
 DB_POOL_RECYCLE_S = _int("DB_POOL_RECYCLE_S", 300)
+# TLS to the database: `off`, `required` (encrypted, the certificate unchecked) or `verify`
+# (encrypted, the certificate checked against DATABASE_TLS_CA and the host's name). Empty:
+# off for a loopback host, where TLS protects nothing, required for any other (never
+# pymysql's own "preferred", which falls back to plaintext without a word).
+DATABASE_TLS = _str("DATABASE_TLS", "")
+# The CA certificate file `verify` checks the database's certificate against.
+DATABASE_TLS_CA = _str("DATABASE_TLS_CA", "")
 # Session variables set on every database connection as it opens, `name=value` comma
 # separated: `wsrep_sync_wait=1` where reads may reach another Galera node than writes.
 DB_SESSION_VARIABLES = _str("DB_SESSION_VARIABLES", "")
@@ -280,6 +288,24 @@ def _session_variables() -> dict[str, str]:
     return variables
 
 
+def database_tls(host: str, *, configured: str | None = None) -> str:
+    """How to reach a database at `host`: DATABASE_TLS (or `configured`), or off on a
+    loopback address and required elsewhere."""
+    mode = DATABASE_TLS if configured is None else configured
+    if not mode:
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        mode = "off" if loopback else "required"
+    if mode not in ("off", "required", "verify"):
+        raise SystemExit(f"settings: DATABASE_TLS must be off, required or verify, got {mode!r}")
+    if mode == "verify" and not DATABASE_TLS_CA:
+        raise SystemExit("settings: DATABASE_TLS=verify needs DATABASE_TLS_CA, the CA "
+                         "certificate file to check the database's certificate against")
+    return mode
+
+
 def _trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     try:
         return tuple(ipaddress.ip_network(part.strip(), strict=False)
@@ -296,6 +322,7 @@ REDIS_SENTINEL_NODES = _sentinels()
 DB_SESSION = _session_variables()
 # TRUSTED_PROXIES, parsed.
 TRUSTED_PROXY_NETWORKS = _trusted_proxies()
+database_tls(urlsplit(DATABASE_URL).hostname or "127.0.0.1")  # a bad value stops us here
 _check_fees()
 _check_waits()
 _check_leader_locator()

@@ -156,3 +156,29 @@ def test_session_variables_are_set_on_every_connection_after_read_committed(scra
     done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET,
                         DB_SESSION_VARIABLES="wsrep_sync_wait=1, innodb_lock_wait_timeout=5")
     assert done.stdout.strip() == "{'wsrep_sync_wait': '1', 'innodb_lock_wait_timeout': '5'}"
+
+
+@pytest.mark.parametrize(("host", "mode"), [("127.0.0.1", "off"), ("127.0.0.2", "off"),
+                                            ("::1", "off"), ("localhost", "off"),
+                                            ("10.0.0.5", "required"), ("db.internal", "required"),
+                                            ("localhost.example", "required")])
+def test_database_tls_is_off_only_on_loopback_unless_configured(scratch, host, mode):
+    code = f"import settings; print(settings.database_tls({host!r}))"
+    done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET)
+    assert (done.returncode, done.stdout.strip()) == (0, mode), done.stderr
+
+
+@pytest.mark.parametrize(("env", "refused"), [
+    ({"DATABASE_TLS": "preferred"}, "off, required or verify"),
+    ({"DATABASE_TLS": "verify"}, "DATABASE_TLS_CA"),
+    ({"DATABASE_URL": "mysql://wallet@db.internal/wallet", "DATABASE_TLS": "on"}, "DATABASE_TLS")])
+def test_a_database_tls_mode_that_is_not_one_of_ours_stops_the_process(scratch, env, refused):
+    done = run_settings(scratch, JWT_SECRET=GOOD_SECRET, **env)
+    assert done.returncode != 0 and refused in done.stderr
+
+
+def test_a_configured_database_tls_mode_wins_over_the_hosts_default(scratch):
+    code = "import settings; print(settings.database_tls('127.0.0.1'))"
+    done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET, DATABASE_TLS="verify",
+                        DATABASE_TLS_CA="/etc/ssl/certs/ca-certificates.crt")
+    assert (done.returncode, done.stdout.strip()) == (0, "verify"), done.stderr
