@@ -1,7 +1,9 @@
 """Operator commands: `python manage.py secrets|check|migrate|broker-plugins|audit`.
 
-  secrets  writes random per-checkout secrets (JWT_SECRET, OPS_TOKEN) that `.env` lacks into
-           it (mode 0600, git-ignored), saying so once; `make run` and `make test` run it first
+  secrets  writes random per-checkout secrets (JWT_SECRET, OPS_TOKEN, WEBHOOK_SECRET_KEYS) that
+           `.env` lacks into it (mode 0600, git-ignored), saying so once; `make run` and
+           `make test` run it first
+  reseal   seals every webhook secret again with the first of WEBHOOK_SECRET_KEYS (rotation)
   check    says whether MariaDB, Redis and RabbitMQ answer, and how to start one that does not
   migrate  creates the database if missing and applies pending migrations
   reset-test-db  drops and re-migrates the *_test database (WALLET_ENV=test only)
@@ -13,6 +15,7 @@
   audit    checks the ledger (see audit.py), records the run; exits non-zero on any finding
 """
 import argparse
+import base64
 import fcntl
 import os
 import secrets as random_secrets
@@ -25,7 +28,9 @@ DOTENV_PATH = os.path.join(ROOT, ".env")
 # What `secrets` generates when `.env` lacks it: random, so no key in the repository ever
 # signs a token or opens /ops.
 GENERATED = {"JWT_SECRET": lambda: random_secrets.token_urlsafe(48),
-             "OPS_TOKEN": lambda: random_secrets.token_urlsafe(32)}
+             "OPS_TOKEN": lambda: random_secrets.token_urlsafe(32),
+             "WEBHOOK_SECRET_KEYS": lambda: base64.urlsafe_b64encode(
+                 random_secrets.token_bytes(32)).decode()}
 
 
 def generate_secrets(path: str = DOTENV_PATH) -> list[str]:
@@ -221,6 +226,20 @@ def broker_plugins(*, wait_s: int = 60) -> int:
     return 0
 
 
+def reseal() -> int:
+    """Seal every webhook secret again with the first of WEBHOOK_SECRET_KEYS, so that the
+    keys after it can be dropped. A row changed meanwhile is left for the next run."""
+    from models import db
+    from models import reseal as sealed_again
+
+    rows = db.execute_sql("SELECT id, secret FROM webhooks").fetchall()
+    for webhook_id, secret in rows:
+        db.execute_sql("UPDATE webhooks SET secret = %s WHERE id = %s AND secret = %s",
+                       (sealed_again(secret), webhook_id, secret))
+    print(f"  webhooks  {len(rows)} secret(s) sealed with the first of WEBHOOK_SECRET_KEYS")
+    return 0
+
+
 def audit() -> int:
     from ledger import audit as ledger_audit
 
@@ -231,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["secrets", "check", "migrate", "reset-test-db",
-                                            "vhost", "broker-plugins", "audit"])
+                                            "vhost", "broker-plugins", "audit", "reseal"])
     parser.add_argument("name", nargs="?", help="the virtual host, for `vhost`")
     parser.add_argument("--fresh", action="store_true",
                         help="`vhost`: delete it, with its queues and messages, first")
@@ -239,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "vhost":
         return vhost(args.name or "wallet_test", fresh=args.fresh)
     return {"secrets": secrets, "check": check, "migrate": migrate, "reset-test-db": reset_test_db,
-            "broker-plugins": broker_plugins, "audit": audit}[args.command]()
+            "broker-plugins": broker_plugins, "audit": audit, "reseal": reseal}[args.command]()
 
 
 if __name__ == "__main__":

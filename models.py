@@ -35,7 +35,7 @@ Glossary (one name per thing, everywhere but the public API):
                   resource as it stood after it (`events`): the outbox of webhooks and the
                   `GET /v1/events` feed.
   webhook         an endpoint (URL) a user registered to be sent its events, signed with
-                  the webhook's secret (`webhooks`).
+                  the webhook's secret (`webhooks`), which the database holds sealed.
   job             one event to deliver to one webhook, until a 2xx or three days of
                   retries (`webhook_jobs`); each try is a delivery (`webhook_deliveries`).
   settle          carry out a pending request: its entries, balances, outcome and
@@ -47,6 +47,7 @@ import ssl
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
+from cryptography.fernet import Fernet, MultiFernet
 from peewee import (
     BigAutoField,
     BigIntegerField,
@@ -131,6 +132,28 @@ db = Database(
 
 class Timestamp(DateTimeField):
     field_type = "DATETIME(6)"
+
+
+@functools.cache
+def _sealer() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in settings.WEBHOOK_SEALING_KEYS])
+
+
+class SealedField(CharField):
+    """Text the database holds sealed (Fernet: AES-CBC and an HMAC, with WEBHOOK_SECRET_KEYS'
+    first key) and Python sees plain. A row sealed with no key of ours does not open: it
+    raises InvalidToken rather than pass for something else."""
+
+    def db_value(self, value):
+        return None if value is None else _sealer().encrypt(value.encode()).decode()
+
+    def python_value(self, value):
+        return None if value is None else _sealer().decrypt(value.encode()).decode()
+
+
+def reseal(sealed: str) -> str:
+    """`sealed` sealed again with the first key (see settings.WEBHOOK_SECRET_KEYS)."""
+    return _sealer().rotate(sealed.encode()).decode()
 
 
 class JSONField(TextField):
@@ -356,7 +379,8 @@ class Webhook(BaseModel):
     events = JSONField()
     description = CharField(max_length=255, null=True)
     # `whsec_` + base64 of random bytes: shown once, at creation; signs every delivery.
-    secret = CharField(max_length=64)
+    # Sealed: what leaks from the database (a backup, a replica) cannot sign a webhook.
+    secret = SealedField(max_length=255)
     created_at = Timestamp(default=utcnow)
     deleted_at = Timestamp(null=True)
 

@@ -7,6 +7,7 @@ Secrets fail closed: no key that appears in the repository ever signs a token or
 /ops. `make run` and `make test` generate random per-checkout secrets into the
 git-ignored `.env` (`python manage.py secrets`); an explicitly configured one wins.
 """
+import base64
 import hashlib
 import ipaddress
 import os
@@ -199,6 +200,11 @@ OPS_SESSION_TTL_S = _int("OPS_SESSION_TTL_S", 8 * 3600)
 # RabbitMQ's management HTTP API, with credentials, for the ops page's queue counts; the
 # nodes of a cluster `;`-separated, asked in turn until one answers.
 RABBITMQ_MANAGEMENT_URL = _str("RABBITMQ_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
+# Keys that seal the webhooks' signing secrets in the database, comma separated, each a
+# Fernet key (URL-safe base64 of 32 random bytes): the first seals, every one opens. To
+# rotate, put a new key first, run `python manage.py reseal`, then drop the old one.
+# Required, like JWT_SECRET (`manage.py secrets` generates one into `.env`).
+WEBHOOK_SECRET_KEYS = os.environ.get("WEBHOOK_SECRET_KEYS", "")
 
 MIN_SECRET_BYTES = 32
 MIN_OPS_TOKEN_CHARS = 12
@@ -241,6 +247,25 @@ def _check_ops_token() -> str:
         raise SystemExit(f"settings: OPS_TOKEN must be at least {MIN_OPS_TOKEN_CHARS} characters "
                          f"and never one published in this repository; {HOW_TO_GENERATE}.")
     return OPS_TOKEN
+
+
+def _check_sealing_keys() -> tuple[str, ...]:
+    """The webhook secrets' sealing keys: at least one, each 32 bytes of URL-safe base64,
+    none published in the repository."""
+    keys = tuple(k.strip() for k in WEBHOOK_SECRET_KEYS.split(",") if k.strip())
+    if not keys:
+        raise SystemExit("settings: WEBHOOK_SECRET_KEYS must be set (it seals the webhooks' "
+                         f"signing secrets in the database); {HOW_TO_GENERATE}.")
+    for key in keys:
+        try:
+            size = len(base64.urlsafe_b64decode(key.encode()))
+        except ValueError:
+            size = 0
+        if size != 32 or _published(key):
+            raise SystemExit("settings: each of WEBHOOK_SECRET_KEYS must be URL-safe base64 of "
+                             "32 random bytes, never one published in this repository; "
+                             f"{HOW_TO_GENERATE}.")
+    return keys
 
 
 def _check_fees() -> None:
@@ -317,6 +342,8 @@ def _trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, .
 JWT_KEY = _check_secret()
 # The token /ops accepts; empty (nobody gets in) when OPS_TOKEN is unset.
 OPS_KEY = _check_ops_token()
+# WEBHOOK_SECRET_KEYS, parsed: the first seals, every one opens.
+WEBHOOK_SEALING_KEYS = _check_sealing_keys()
 # REDIS_SENTINELS and DB_SESSION_VARIABLES, parsed.
 REDIS_SENTINEL_NODES = _sentinels()
 DB_SESSION = _session_variables()

@@ -5,6 +5,7 @@ A run never touches the `wallet`/`wallet_test` data: it has its own database, Ra
 virtual host and Redis db (a full run and the `--quick` smoke test each have their own,
 so CI can run the smoke test while someone runs a full benchmark).
 """
+import base64
 import os
 import re
 import secrets
@@ -19,6 +20,8 @@ PYTHON = os.path.join(VENV_BIN, "python") if os.path.exists(VENV_BIN) else sys.e
 
 # The HS256 key of this run's stack, random per run: no key in the repository signs a token.
 JWT_SECRET = secrets.token_urlsafe(48)
+# The key sealing its webhooks' secrets in the database, random per run too.
+WEBHOOK_SECRET_KEYS = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 CURRENCY = "USD"
 # What every seeded wallet starts with, in minor units (10,000.00 USD): enough that no
 # transfer of a few cents ever fails for want of funds, even from the single hot sender.
@@ -111,6 +114,7 @@ def stack_env(namespace: Namespace, *, port: int, **extra: str) -> dict[str, str
         "BROKER_URL": namespace.broker_url,
         "REDIS_URL": namespace.redis_url,
         "JWT_SECRET": JWT_SECRET,
+        "WEBHOOK_SECRET_KEYS": WEBHOOK_SECRET_KEYS,
         "PORT": str(port),
         "LOGIN_MAX_FAILURES_PER_IP": "1000000",
         "SIGNUP_MAX_PER_IP": "1000000",

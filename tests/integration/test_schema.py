@@ -19,6 +19,7 @@ import settings
 from models import (
     IdempotencyKey,
     Notification,
+    SealedField,
     TransactionRequest,
     User,
     Wallet,
@@ -137,6 +138,30 @@ def test_running_the_migrations_a_second_time_applies_nothing():
             assert again.diff == []
             assert again.done == first
             assert TABLES <= tables_of(name)
+        finally:
+            scratch.close()
+
+
+def test_the_sealing_migration_seals_plain_secrets_in_place_and_its_rollback_opens_them():
+    with scratch_database() as name:
+        scratch = peewee.MySQLDatabase(name, **SERVER_PARAMS)
+        try:
+            # Given a database before the sealing migration, with a secret stored plain
+            router = Router(scratch, migrate_dir=manage.MIGRATIONS_DIR)
+            router.run("010_history_indexes")
+            plain = "whsec_" + "A" * 43 + "="
+            scratch.execute_sql(
+                "INSERT INTO webhooks (user_id, url, events, secret, created_at) "
+                "VALUES (1, 'https://example.com/x', '[]', %s, NOW(6))", (plain,))
+
+            # When the migration runs, Then the row holds it sealed, and it opens as it was
+            assert router.run() == ["011_sealed_webhook_secrets"]
+            stored = scratch.execute_sql("SELECT secret FROM webhooks").fetchone()[0]
+            assert plain not in stored and SealedField().python_value(stored) == plain
+
+            # And rolling it back gives the plain secret back
+            router.rollback()
+            assert scratch.execute_sql("SELECT secret FROM webhooks").fetchone()[0] == plain
         finally:
             scratch.close()
 

@@ -7,7 +7,10 @@ from datetime import timedelta
 
 import pytest
 import standardwebhooks
+from cryptography.fernet import InvalidToken
 
+import manage
+import models
 import settings
 from accounts import events
 from errors import InvalidWebhookUrl, TooManyWebhooks, ValidationError
@@ -77,6 +80,48 @@ def test_a_webhook_is_registered_once_per_key_with_a_standard_webhooks_secret(re
     assert first.events == list(events.TYPES)  # omitted: every type
     # The package a receiver uses accepts the secret as it is shown
     standardwebhooks.Webhook(first.secret)
+
+
+def test_the_database_holds_a_webhooks_secret_sealed_and_only_our_keys_open_it(receiver,
+                                                                              monkeypatch):
+    # Given a registered webhook
+    hook = register(new_user(), receiver)
+    stored = db.execute_sql("SELECT secret FROM webhooks WHERE id = %s", (hook.id,)).fetchone()[0]
+    # Then the row holds neither the secret nor its random part, yet reads back as shown
+    assert "whsec_" not in stored and hook.secret[len("whsec_"):] not in stored
+    assert Webhook.get_by_id(hook.id).secret == hook.secret
+    # And with other keys than the one that sealed it, it does not open at all
+    other = base64.urlsafe_b64encode(b"o" * 32).decode()
+    monkeypatch.setattr(settings, "WEBHOOK_SEALING_KEYS", (other,))
+    models._sealer.cache_clear()
+    try:
+        with pytest.raises(InvalidToken):
+            Webhook.get_by_id(hook.id)
+    finally:
+        monkeypatch.undo()
+        models._sealer.cache_clear()
+
+
+def test_resealing_with_a_new_first_key_lets_the_old_key_go(receiver, monkeypatch):
+    # Given a webhook sealed with today's key
+    hook = register(new_user(), receiver)
+    old, new = settings.WEBHOOK_SEALING_KEYS[0], base64.urlsafe_b64encode(b"n" * 32).decode()
+    try:
+        # When a new key goes first and everything is sealed again
+        monkeypatch.setattr(settings, "WEBHOOK_SEALING_KEYS", (new, old))
+        models._sealer.cache_clear()
+        assert manage.reseal() == 0
+        # Then the new key alone opens it, to the same secret
+        monkeypatch.setattr(settings, "WEBHOOK_SEALING_KEYS", (new,))
+        models._sealer.cache_clear()
+        assert Webhook.get_by_id(hook.id).secret == hook.secret
+    finally:
+        # (every row, other tests' too, goes back to the old key before it returns alone)
+        monkeypatch.setattr(settings, "WEBHOOK_SEALING_KEYS", (old, new))
+        models._sealer.cache_clear()
+        manage.reseal()
+        monkeypatch.undo()
+        models._sealer.cache_clear()
 
 
 def test_no_user_gets_more_webhooks_than_allowed_even_when_registering_at_once(receiver,

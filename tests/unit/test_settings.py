@@ -4,6 +4,8 @@ Each test imports `settings.py` in a child process from a scratch folder that ho
 of it and, where the test says so, a `.env` of its own, so the checkout's `.env` (with its
 generated secrets) never fills in what the test leaves out.
 """
+import base64
+import hashlib
 import os
 import stat
 import subprocess
@@ -104,12 +106,13 @@ def test_generating_secrets_writes_random_ones_into_a_private_dotenv_once(tmp_pa
     first = manage.generate_secrets(path)
     content = open(path).read()
     second = manage.generate_secrets(path)
-    # Then the first run wrote both, the second nothing, and the file is the owner's alone
-    assert first == ["JWT_SECRET", "OPS_TOKEN"] and second == []
+    # Then the first run wrote all three, the second nothing, and the file is the owner's alone
+    assert first == ["JWT_SECRET", "OPS_TOKEN", "WEBHOOK_SECRET_KEYS"] and second == []
     assert open(path).read() == content
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     values = dict(line.split("=", 1) for line in content.splitlines())
     assert len(values["JWT_SECRET"]) >= 48 and len(values["OPS_TOKEN"]) >= 32
+    assert len(base64.urlsafe_b64decode(values["WEBHOOK_SECRET_KEYS"])) == 32
 
 
 def test_two_checkouts_get_different_secrets(tmp_path):
@@ -126,11 +129,12 @@ def test_generating_keeps_what_the_dotenv_has_and_adds_only_what_it_lacks(tmp_pa
     path.write_text("LOG_LEVEL=DEBUG\nJWT_SECRET=" + "m" * 40)
     # When secrets are generated
     written = manage.generate_secrets(str(path))
-    # Then only the ops token is added, on a line of its own
+    # Then only the ops token and the sealing key are added, each on a line of its own
     lines = path.read_text().splitlines()
-    assert written == ["OPS_TOKEN"]
+    assert written == ["OPS_TOKEN", "WEBHOOK_SECRET_KEYS"]
     assert lines[:2] == ["LOG_LEVEL=DEBUG", "JWT_SECRET=" + "m" * 40]
-    assert lines[2].startswith("OPS_TOKEN=") and len(lines) == 3
+    assert lines[2].startswith("OPS_TOKEN=") and lines[3].startswith("WEBHOOK_SECRET_KEYS=")
+    assert len(lines) == 4
 
 
 def test_sentinels_are_host_port_pairs_and_anything_else_is_refused(scratch):
@@ -182,3 +186,27 @@ def test_a_configured_database_tls_mode_wins_over_the_hosts_default(scratch):
     done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET, DATABASE_TLS="verify",
                         DATABASE_TLS_CA="/etc/ssl/certs/ca-certificates.crt")
     assert (done.returncode, done.stdout.strip()) == (0, "verify"), done.stderr
+
+
+@pytest.mark.parametrize("keys", ["", " , ", "short", "!" * 44,
+                                  base64.urlsafe_b64encode(b"k" * 31).decode()])
+def test_without_a_well_formed_webhook_sealing_key_nothing_starts(scratch, keys):
+    done = run_settings(scratch, JWT_SECRET=GOOD_SECRET, WEBHOOK_SECRET_KEYS=keys)
+    assert done.returncode != 0 and "WEBHOOK_SECRET_KEYS" in done.stderr
+
+
+def test_a_webhook_sealing_key_that_stood_in_the_repository_is_refused(scratch):
+    # Given a well-formed key whose digest is among the published ones
+    published = base64.urlsafe_b64encode(b"p" * 32).decode()
+    digest = hashlib.sha256(published.encode()).hexdigest()
+    opening = "PUBLISHED_SECRET_DIGESTS = frozenset({"
+    text = (scratch / "settings.py").read_text().replace(opening, f"{opening}\n    {digest!r},")
+    (scratch / "settings.py").write_text(text)
+    fresh = base64.urlsafe_b64encode(b"f" * 32).decode()
+    # Then it is refused, also as the second (opening-only) key, while a fresh one starts
+    for keys in (published, f"{fresh},{published}"):
+        done = run_settings(scratch, JWT_SECRET=GOOD_SECRET, WEBHOOK_SECRET_KEYS=keys)
+        assert done.returncode != 0 and "WEBHOOK_SECRET_KEYS" in done.stderr
+    code = "import settings; print(len(settings.WEBHOOK_SEALING_KEYS))"
+    done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET, WEBHOOK_SECRET_KEYS=fresh)
+    assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr
