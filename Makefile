@@ -104,7 +104,7 @@ clean:
 # connections, WALLETS the transfer scenarios move money between. The load generator is
 # Debian's wrk, installed when missing.
 .PHONY: bench
-bench: install
+bench: install secrets
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/run.py --workers $(or $(WORKERS),2) \
 		--connections $(or $(CONNECTIONS),32) --wallets $(or $(WALLETS),200)
@@ -112,6 +112,6 @@ bench: install
 # Only history at scale (part of `make bench` too): a statement of 100,000 entries and the
 # balance at a moment on a wallet of 1,000,000, against one web process (about 3 minutes).
 .PHONY: bench-history
-bench-history: install
+bench-history: install secrets
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/run.py --history-only \
 		$(if $(NAMESPACE),--namespace $(NAMESPACE))
