@@ -197,7 +197,12 @@ def test_webhook_deliveries_are_counted_by_outcome_with_their_latency_and_health
         # When the receiver recovers and the retry goes through
         receiver.status = 200
         wait_for(lambda: receiver.delivered("/m"), timeout_s=30, what="the retry")
-        # Then the worker counted one failed and one succeeded attempt, with latencies
+        # Then the worker counted one failed and one succeeded attempt, with latencies (it
+        # counts an attempt once the receiver's answer is in: a moment after the receiver
+        # has seen it)
+        wait_for(lambda: value(scrape(worker_url), "wallet_webhook_deliveries_total",
+                               outcome="succeeded") is not None, timeout_s=10,
+                 what="the worker to count the delivery")
         worker = scrape(worker_url)
         assert value(worker, "wallet_webhook_deliveries_total", outcome="failed") >= 1
         assert value(worker, "wallet_webhook_deliveries_total", outcome="succeeded") >= 1
