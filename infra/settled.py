@@ -36,21 +36,15 @@ def _pipeline(request_ids: list[int], rows: list[dict], *, delete: bool):
             if delete:
                 pipe.delete(wallet_cache.key(row["id"]))
             else:
-                wallet_cache.queue_store(pipe, row)
+                wallet_cache.store_command(pipe, [row])
     if request_ids:
         wake.publish_command(pipe, request_ids)
     return pipe
 
 
 def _send(request_ids: list[int], rows: list[dict], *, delete: bool = False) -> None:
-    try:
-        _pipeline(request_ids, rows, delete=delete).execute()
-    except redis.exceptions.NoScriptError:
-        # Redis lost the store script (restarted or flushed): give it the script and send
-        # everything again (a store never replaces a newer state; a second wake-up is
-        # harmless).
-        wallet_cache.load_script()
-        _pipeline(request_ids, rows, delete=delete).execute()
+    # (Sent twice when Redis lost the store script: a second wake-up is harmless too.)
+    wallet_cache.with_script(lambda: _pipeline(request_ids, rows, delete=delete).execute())
 
 
 def announce(request_ids: list[int], rows: list[dict]) -> bool:

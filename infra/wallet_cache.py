@@ -4,8 +4,12 @@ An entry carries the wallet's version, and a store only replaces an older versio
 A reader that loaded a wallet just before a settlement committed cannot overwrite
 the newer state the settlement stored, so a lost race leaves no stale balance behind.
 """
+import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
+
+import redis
 
 import settings
 from infra import cache
@@ -24,7 +28,8 @@ for i, key in ipairs(KEYS) do
 end
 return 1
 """
-_script = cache.client.register_script(_STORE_IF_NEWER)
+# Stores call the script by this digest alone (see `store_command`).
+STORE_SHA = hashlib.sha1(_STORE_IF_NEWER.encode()).hexdigest()
 
 
 def key(wallet_id: int) -> str:
@@ -37,24 +42,23 @@ def _payload(row: dict) -> str:
 
 
 def store_command(client, rows: list[dict]) -> None:
-    """Run (or queue, on a pipeline) the store of `rows` (see `store`)."""
+    """Run (or queue, on a pipeline) the store of `rows` (see `store`), calling the script
+    by its digest alone: on a pipeline redis-py would first ask Redis whether it has the
+    script, a round trip more. Run it through `with_script`."""
+    keys = [key(row["id"]) for row in rows]
     args = [x for row in rows for x in (row["version"], _payload(row))]
-    _script(keys=[key(row["id"]) for row in rows], args=args + [settings.CACHE_TTL_S],
-            client=client)
+    client.evalsha(STORE_SHA, len(keys), *keys, *args, settings.CACHE_TTL_S)
 
 
-def queue_store(pipe, row: dict) -> None:
-    """Queue the store of one wallet's state on a pipeline, calling the script by its digest
-    alone: redis-py would first ask Redis whether it has the script, a round trip more per
-    pipeline. Its `execute` raises NoScriptError when Redis lost the script (see
-    `load_script`)."""
-    pipe.evalsha(_script.sha, 1, key(row["id"]), row["version"], _payload(row),
-                 settings.CACHE_TTL_S)
-
-
-def load_script() -> None:
-    """Give Redis the store script again (a restart or SCRIPT FLUSH loses it)."""
-    cache.client.script_load(_STORE_IF_NEWER)
+def with_script(send: Callable[[], object]) -> None:
+    """Run `send`, which stores through `store_command` (directly or on a pipeline); if Redis
+    lost the script (a restart, SCRIPT FLUSH), give it the script and run `send` once more
+    (a store never replaces a newer state, so what ran twice does no harm)."""
+    try:
+        send()
+    except redis.exceptions.NoScriptError:
+        cache.client.script_load(_STORE_IF_NEWER)
+        send()
 
 
 def store(*rows: dict) -> None:
@@ -65,7 +69,7 @@ def store(*rows: dict) -> None:
     if not rows or not cache.ENABLED:
         return
     try:
-        store_command(cache.client, list(rows))
+        with_script(lambda: store_command(cache.client, list(rows)))
     except cache.ERRORS:
         pass  # the database still has it
 

@@ -691,7 +691,7 @@ def test_the_wallet_cache_never_replaces_a_newer_version_with_an_older_one():
     cache.drop(f"wallet:{wallet.id}")
 
 
-def test_a_settlement_caches_its_wallets_even_after_redis_lost_the_store_script():
+def test_a_settlement_and_a_reader_cache_wallets_even_after_redis_lost_the_store_script():
     # Given a wallet, and a Redis that forgot every script (as after a restart)
     wallet = new_wallet()
     cache.drop(f"wallet:{wallet.id}")
@@ -701,7 +701,13 @@ def test_a_settlement_caches_its_wallets_even_after_redis_lost_the_store_script(
     # Then its new state is cached all the same, and Redis has the script again
     assert (wallet_cache.fetch(wallet.id)["version"], wallet_cache.fetch(wallet.id)["balance"]) \
         == (1, 9_950)
-    assert cache.client.script_exists(wallet_cache._script.sha) == [True]
+    assert cache.client.script_exists(wallet_cache.STORE_SHA) == [True]
+    # And so does a reader's fill after Redis forgot the script again
+    cache.drop(f"wallet:{wallet.id}")
+    cache.client.script_flush()
+    wallet_cache.store(wallet_cache.state_of(reloaded(wallet)))
+    assert (wallet_cache.fetch(wallet.id)["version"], wallet_cache.fetch(wallet.id)["balance"]) \
+        == (1, 9_950)
     cache.drop(f"wallet:{wallet.id}")
 
 
