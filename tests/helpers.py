@@ -20,6 +20,25 @@ ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
 PASSWORD = "correct horse battery"
 
 
+def install_mariadb(datadir: str) -> None:
+    """A new MariaDB data folder at `datadir` (root without a password, no test db), for a
+    server of a test's own (`mariadbd_argv`)."""
+    done = subprocess.run(
+        ["mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={datadir}",
+         "--auth-root-authentication-method=normal", "--skip-test-db",
+         "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"mariadb-install-db failed:\n{done.stdout}{done.stderr}"
+
+
+def mariadbd_argv(datadir: str, port: int) -> list[str]:
+    """A mariadbd over `datadir` listening on 127.0.0.1:`port` only, its socket, pid file
+    and error log (`err.log`) in the folder; the caller adds its own options."""
+    return ["mariadbd", "--no-defaults", "--user=root", f"--datadir={datadir}",
+            f"--socket={datadir}/mysqld.sock", f"--pid-file={datadir}/mysqld.pid",
+            f"--log-error={datadir}/err.log", f"--port={port}", "--bind-address=127.0.0.1"]
+
+
 def unique(prefix: str = "u") -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
 

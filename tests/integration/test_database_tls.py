@@ -14,7 +14,7 @@ import pymysql
 import pytest
 
 from models import database_params, db
-from tests.helpers import ROOT, free_port, process_env
+from tests.helpers import ROOT, free_port, install_mariadb, mariadbd_argv, process_env
 
 # What a child process prints of its first connection: the cipher, or the error it got.
 PROBE = ("from models import db\n"
@@ -61,17 +61,10 @@ def tls_server():
     folder = tempfile.mkdtemp(prefix="wallet-tls-")
     datadir, port = os.path.join(folder, "data"), free_port()
     certificates(folder)
-    done = subprocess.run(
-        ["mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={datadir}",
-         "--auth-root-authentication-method=normal", "--skip-test-db",
-         "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"],
-        capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
+    install_mariadb(datadir)
     proc = subprocess.Popen(
-        ["mariadbd", "--no-defaults", "--user=root", f"--datadir={datadir}",
-         f"--socket={datadir}/mysqld.sock", f"--pid-file={datadir}/mysqld.pid",
-         f"--log-error={datadir}/err.log", f"--port={port}", "--bind-address=127.0.0.1",
-         "--innodb-buffer-pool-size=16M", f"--ssl-ca={folder}/ca.pem",
+        [*mariadbd_argv(datadir, port), "--innodb-buffer-pool-size=16M",
+         f"--ssl-ca={folder}/ca.pem",
          f"--ssl-cert={folder}/server.pem", f"--ssl-key={folder}/server-key.pem"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

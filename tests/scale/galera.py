@@ -15,6 +15,8 @@ import time
 
 import pymysql
 
+from tests.helpers import install_mariadb, mariadbd_argv
+
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 SQL_PORTS = (33061, 33062, 33063)
 GROUP_PORTS = (45671, 45672, 45673)
@@ -63,12 +65,7 @@ class GaleraCluster:
 
     def _install(self) -> None:
         first = self.datadir(0)
-        done = subprocess.run(
-            ["mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={first}",
-             "--auth-root-authentication-method=normal", "--skip-test-db",
-             "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M"],
-            capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"mariadb-install-db failed:\n{done.stdout}{done.stderr}"
+        install_mariadb(first)
         for i in (1, 2):
             shutil.copytree(first, self.datadir(i), symlinks=True)
         # A joiner's rsync daemon (started as root) writes as `nobody`.
@@ -83,10 +80,7 @@ class GaleraCluster:
         # A joiner names the nodes started before it (trying nodes not started yet would
         # cost it seconds of reconnecting); the first names them all.
         peers = ",".join(f"127.0.0.1:{port}" for port in (GROUP_PORTS[:i] if i else GROUP_PORTS))
-        return ["mariadbd", "--no-defaults", "--user=root", f"--datadir={datadir}",
-                f"--socket={datadir}/mysqld.sock", f"--pid-file={datadir}/mysqld.pid",
-                f"--log-error={datadir}/err.log", f"--port={SQL_PORTS[i]}",
-                "--bind-address=127.0.0.1", *SERVER_OPTIONS,
+        return [*mariadbd_argv(datadir, SQL_PORTS[i]), *SERVER_OPTIONS,
                 "--wsrep-on=ON", f"--wsrep-provider={PROVIDER}",
                 f"--wsrep-cluster-name={self.name}", f"--wsrep-node-name=n{i + 1}",
                 f"--wsrep-cluster-address=gcomm://{peers}",
