@@ -102,6 +102,25 @@ def test_the_database_holds_a_webhooks_secret_sealed_and_only_our_keys_open_it(r
         models._sealer.cache_clear()
 
 
+def test_listing_and_reading_webhooks_never_open_their_secrets(receiver, monkeypatch):
+    # Given a user's webhook, and keys that cannot open its secret
+    user = new_user()
+    hook = register(user, receiver)
+    monkeypatch.setattr(settings, "WEBHOOK_SEALING_KEYS",
+                        (base64.urlsafe_b64encode(b"o" * 32).decode(),))
+    models._sealer.cache_clear()
+    try:
+        # Then the list and the read still answer (an opening would raise InvalidToken)
+        [listed] = endpoints.of_user(user)
+        read = endpoints.one(user, hook.id)
+        assert (listed.id, listed.url, read.id, read.url) == (hook.id, hook.url, hook.id,
+                                                              hook.url)
+        assert listed.secret is None and read.secret is None
+    finally:
+        monkeypatch.undo()
+        models._sealer.cache_clear()
+
+
 def test_resealing_with_a_new_first_key_lets_the_old_key_go(receiver, monkeypatch):
     # Given a webhook sealed with today's key
     hook = register(new_user(), receiver)
