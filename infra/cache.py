@@ -11,11 +11,18 @@ import logging
 from urllib.parse import unquote, urlsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 import settings
 
 log = logging.getLogger(__name__)
+
+# Attempts after a command's connection fails, at once: one, for a pooled connection that
+# Redis closed (a restart). redis-py's default is 10, backing off up to a second: a stopped
+# Redis cost each call 88 ms, and sentinels that were all down 3.6 s, on every request.
+RECONNECTS = 1
 
 
 def new_client(*, socket_timeout_s: float = settings.REDIS_TIMEOUT_MS / 1000,
@@ -28,7 +35,8 @@ def new_client(*, socket_timeout_s: float = settings.REDIS_TIMEOUT_MS / 1000,
       options: more connection options (`max_connections`, `health_check_interval`).
     """
     timeouts = {"socket_timeout": socket_timeout_s,
-                "socket_connect_timeout": settings.REDIS_TIMEOUT_MS / 1000}
+                "socket_connect_timeout": settings.REDIS_TIMEOUT_MS / 1000,
+                "retry": Retry(NoBackoff(), RECONNECTS)}
     if not settings.REDIS_SENTINEL_NODES:
         return redis.Redis.from_url(settings.REDIS_URL, decode_responses=False,
                                     **timeouts, **options)
