@@ -59,6 +59,12 @@ def parse_currency(code: object) -> str:
     )
 
 
+def not_an_amount(field: str = "amount") -> InvalidAmount:
+    """The refusal of a value of no amount's type: a JSON null, boolean, list or object."""
+    message = "amount must be a decimal string such as \"12.50\""
+    return InvalidAmount(message, errors=[{"field": field, "message": message}])
+
+
 def parse_amount(value: object, currency: str, *, field: str = "amount") -> int:
     """Turn a client amount into integer minor units of `currency`.
 
@@ -76,7 +82,7 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> int:
         return InvalidAmount(message, errors=[{"field": field, "message": message}])
 
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise refuse("amount must be a decimal string such as \"12.50\"")
+        raise not_an_amount(field)
     if isinstance(value, int) and abs(value) >= 10**MAX_AMOUNT_CHARS:
         # Too long to be an amount, and str() raises ValueError past 4300 digits.
         raise refuse("amount must be plain decimal digits with at most one point")

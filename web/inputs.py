@@ -23,7 +23,7 @@ from errors import (
 )
 from infra import logs
 from models import User
-from money import JsonNumber, is_text
+from money import JsonNumber, is_text, not_an_amount
 
 VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}", re.ASCII)
 JSON_TYPE = "application/json"
@@ -106,6 +106,22 @@ def read_json(*, allowed: set[str]) -> dict:
 
 def field_error(field: str, message: str) -> ValidationError:
     return ValidationError(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def optional_fields(doc: dict, *fields: str) -> dict[str, object]:
+    """Those of the optional `fields` that the body sets, by name, refusing a JSON null for
+    any of them: the document allows none, and a null is not the field left out (a lost
+    amount must not capture or refund all there is, a lost recipient must not make a hold
+    that captures out of the service).
+
+    Raises:
+      InvalidAmount: for a null `amount`.
+      ValidationError: for any other null.
+    """
+    for field in fields:
+        if field in doc and doc[field] is None:
+            raise not_an_amount() if field == "amount" else field_error(field, "must not be null")
+    return {field: doc[field] for field in fields if field in doc}
 
 
 def require_string(doc: dict, field: str) -> str:

@@ -209,10 +209,10 @@ RAW_AMOUNTS = {
 
 
 def amount_cases(e: Endpoint, *, optional: bool = False) -> list[Case]:
-    """The bad amounts; where the amount is optional, an absent or null one is not bad."""
+    """The bad amounts; where the amount is optional, an absent one is not bad (a null one
+    is: it must not mean "all there is")."""
     cases = [Case(f"{e.name}-amount-{label}", e, 422, "invalid_amount", fields={"amount": value},
-                  error_field="amount") for label, value in BAD_AMOUNTS.items()
-             if not (optional and value is None)]
+                  error_field="amount") for label, value in BAD_AMOUNTS.items()]
     if not optional:
         cases.append(Case(f"{e.name}-amount-missing", e, 422, "invalid_amount",
                           drop=("amount",)))
@@ -574,13 +574,14 @@ def details_cases(e: Endpoint) -> list[Case]:
 
 BAD_EXPIRIES = {"59": 59, "2592001": 2592001, "zero": 0, "negative": -3600, "string": "3600",
                 "float": 3600.5, "float-integral": 3600.0, "json-true": True,
-                "10**40": 10**40, "json-array": [3600], "json-object": {"s": 3600}}
+                "10**40": 10**40, "json-array": [3600], "json-object": {"s": 3600},
+                "json-null": None}
 
 
 def hold_cases() -> list[Case]:
     cases = [Case(f"holds-to-wallet-id-{label}", HOLDS, 422, "validation_error",
                   fields={"to_wallet_id": value}, error_field="to_wallet_id")
-             for label, value in BAD_IDS.items() if value is not None]  # null: no recipient
+             for label, value in BAD_IDS.items()]  # null too: only leaving it out means none
     cases += [Case(f"holds-expires-in-s-{label}", HOLDS, 422, "validation_error",
                    fields={"expires_in_s": value}, error_field="expires_in_s")
               for label, value in BAD_EXPIRIES.items()]
@@ -595,7 +596,7 @@ def hold_cases() -> list[Case]:
                    path=HOLDS.path.replace("{wallet}", raw)) for label, raw in BAD_PATH_IDS.items()]
     cases += [
         Case("holds-on-someone-elses-wallet", HOLDS, 404, "wallet_not_found",
-             path=HOLDS.path.replace("{wallet}", "{their_usd}"), fields={"to_wallet_id": None}),
+             path=HOLDS.path.replace("{wallet}", "{their_usd}"), drop=("to_wallet_id",)),
         Case("holds-for-its-own-wallet", HOLDS, 422, "same_wallet",
              fields={"to_wallet_id": Ref("wallet")}),
         Case("holds-currency-mismatch", HOLDS, 422, "currency_mismatch",
@@ -609,7 +610,7 @@ def hold_cases() -> list[Case]:
 
 
 BAD_FINALS = {"string-true": "true", "int-1": 1, "int-0": 0, "json-array": [True],
-              "json-object": {}}
+              "json-object": {}, "json-null": None}
 
 
 def capture_and_void_cases() -> list[Case]:

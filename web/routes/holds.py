@@ -7,7 +7,14 @@ from ledger.posting import ACTIVE, CAPTURED, EXPIRED, FAILED, PENDING, VOIDED
 from payments import holds, two_phase
 from web import views
 from web.http import json_response
-from web.inputs import current_user, field_error, idempotency_key, path_id, read_json
+from web.inputs import (
+    current_user,
+    field_error,
+    idempotency_key,
+    optional_fields,
+    path_id,
+    read_json,
+)
 from web.pages import PAGE_PARAMS, page_args, rendered_page
 from web.routes.money import DETAILS, accepted, details_of
 from web.routing import Routes
@@ -23,8 +30,7 @@ def post_hold(wallet_id):
     doc = read_json(allowed={"amount", "to_wallet_id", "expires_in_s"} | DETAILS)
     return accepted(*two_phase.place_hold(
         user, key=key, wallet_id=path_id(wallet_id, WalletNotFound), amount=doc.get("amount"),
-        to_wallet_id=doc.get("to_wallet_id"), expires_in_s=doc.get("expires_in_s"),
-        details=details_of(doc)))
+        **optional_fields(doc, "to_wallet_id", "expires_in_s"), details=details_of(doc)))
 
 
 @routes.get("/v1/holds/<hold_id>")
@@ -68,7 +74,7 @@ def post_capture(hold_id):
     key = idempotency_key()
     doc = read_json(allowed={"amount", "final"} | DETAILS)
     return accepted(*two_phase.capture(user, key=key, hold_id=path_id(hold_id, HoldNotFound),
-                                       amount=doc.get("amount"), final=doc.get("final"),
+                                       **optional_fields(doc, "amount", "final"),
                                        details=details_of(doc)))
 
 

@@ -11,6 +11,7 @@ from web.http import json_response
 from web.inputs import (
     current_user,
     idempotency_key,
+    optional_fields,
     path_id,
     read_json,
     wait_seconds,
@@ -61,4 +62,4 @@ def post_refund(request_id):
     key = idempotency_key()
     doc = read_json(allowed={"amount"} | DETAILS)
     return accepted(*refunds.refund(user, key=key, request_id=path_id(request_id, RequestNotFound),
-                                    amount=doc.get("amount"), details=details_of(doc)))
+                                    **optional_fields(doc, "amount"), details=details_of(doc)))
