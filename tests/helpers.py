@@ -1,6 +1,7 @@
 """Shared test helpers: unique users, an HTTP client for the API, and process control."""
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -47,6 +48,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Ports a server of the tests' own listens on for the whole test, restarts included: below
+# Linux's ephemeral ports (32768-60999), so no outgoing connection takes one meanwhile.
+LISTEN_PORT_RANGE = (20000, 32000)
+
+
+def listen_ports(count: int) -> list[int]:
+    """`count` distinct ports free now, below the ephemeral range (see LISTEN_PORT_RANGE)."""
+    taken: list[int] = []
+    while len(taken) < count:
+        port = random.randint(*LISTEN_PORT_RANGE)
+        if port in taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.append(port)
+    return taken
 
 
 def process_env(**extra: str) -> dict:

@@ -12,10 +12,8 @@ RabbitMQ's classic peer discovery (retrying while node 1 is still booting), so n
 group (only processes this class started) and removes the folder.
 """
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,10 +23,9 @@ from dataclasses import dataclass
 import pika
 import requests
 
-from tests.helpers import ARTIFACTS
+from tests.helpers import ARTIFACTS, listen_ports
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # the real script, not Debian's su wrapper
-PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports (32768-60999)
 # A cluster boots in 12-18 s here; one that is not clustered after this has hung (seen: a
 # start that never clustered, retried by tests/scale/conftest.py after the full 90 s it then
 # had), and its logs are kept in tests/artifacts/rabbit-cluster-<run>/.
@@ -36,20 +33,6 @@ BOOT_TIMEOUT_S = 45
 # The feature flags the service's queues need: quorum queues, and (for their at-least-once
 # dead-lettering) the stream queue flag.
 NEEDED_FLAGS = ("quorum_queue", "stream_queue")
-
-
-def _port(taken: set[int]) -> int:
-    while True:
-        port = random.randint(*PORT_RANGE)
-        if port in taken:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        taken.add(port)
-        return port
 
 
 @dataclass
@@ -78,8 +61,8 @@ class RabbitCluster:
     def __init__(self, size: int = 3) -> None:
         self.folder = tempfile.mkdtemp(prefix="wallet-rabbit-cluster-")
         run = uuid.uuid4().hex[:6]
-        taken: set[int] = set()
-        self.nodes = [Node(f"wsc{i}_{run}@localhost", _port(taken), _port(taken), _port(taken),
+        ports = iter(listen_ports(3 * size))
+        self.nodes = [Node(f"wsc{i}_{run}@localhost", next(ports), next(ports), next(ports),
                            os.path.join(self.folder, f"node{i}")) for i in range(1, size + 1)]
         self.started_s = 0.0  # how long start() took
 

@@ -1,9 +1,10 @@
 """A real 3-node MariaDB Galera cluster of the test's own, from Debian's `galera-4`.
 
 Each node is a `mariadbd --wsrep-on` with its own datadir under a temporary folder and its
-own ports (SQL 33061-33063, group communication 45671-45673, IST 45681-45683, SST
-44441-44443); none touches the machine's MariaDB on 3306. The first node bootstraps the
-cluster (`--wsrep-new-cluster`), the others join it one after the other by rsync SST.
+own ports (SQL, group communication, IST and SST, picked free for each cluster, so two
+runs side by side do not meet); none touches the machine's MariaDB on 3306. The first node
+bootstraps the cluster (`--wsrep-new-cluster`), the others join it one after the other by
+rsync SST.
 Small buffer pool and log, no durability flushes: a test cluster, started in seconds.
 """
 import os
@@ -15,13 +16,9 @@ import time
 
 import pymysql
 
-from tests.helpers import install_mariadb, mariadbd_argv
+from tests.helpers import install_mariadb, listen_ports, mariadbd_argv
 
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
-SQL_PORTS = (33061, 33062, 33063)
-GROUP_PORTS = (45671, 45672, 45673)
-IST_PORTS = (45681, 45682, 45683)
-SST_PORTS = (44441, 44442, 44443)
 SYNCED = 4
 START_ATTEMPTS = 3
 # Galera's own failure detection timeouts (shorter ones, on 2 shared cores, let the two
@@ -41,6 +38,10 @@ class GaleraCluster:
         self.name = name
         self.folder = tempfile.mkdtemp(prefix="wallet-galera-")
         self.procs: list[subprocess.Popen | None] = [None, None, None]
+        # Each node's ports, kept across its restarts.
+        ports = listen_ports(12)
+        self.sql_ports, self.group_ports = ports[0:3], ports[3:6]
+        self.ist_ports, self.sst_ports = ports[6:9], ports[9:12]
 
     def datadir(self, i: int) -> str:
         return os.path.join(self.folder, f"n{i + 1}")
@@ -79,15 +80,17 @@ class GaleraCluster:
         datadir = self.datadir(i)
         # A joiner names the nodes started before it (trying nodes not started yet would
         # cost it seconds of reconnecting); the first names them all.
-        peers = ",".join(f"127.0.0.1:{port}" for port in (GROUP_PORTS[:i] if i else GROUP_PORTS))
-        return [*mariadbd_argv(datadir, SQL_PORTS[i]), *SERVER_OPTIONS,
+        group = self.group_ports
+        peers = ",".join(f"127.0.0.1:{port}" for port in (group[:i] if i else group))
+        return [*mariadbd_argv(datadir, self.sql_ports[i]), *SERVER_OPTIONS,
                 "--wsrep-on=ON", f"--wsrep-provider={PROVIDER}",
                 f"--wsrep-cluster-name={self.name}", f"--wsrep-node-name=n{i + 1}",
                 f"--wsrep-cluster-address=gcomm://{peers}",
-                f"--wsrep-node-address=127.0.0.1:{GROUP_PORTS[i]}",
-                f"--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:{GROUP_PORTS[i]};"
-                f"ist.recv_addr=127.0.0.1:{IST_PORTS[i]};{GROUP_OPTIONS}",
-                "--wsrep-sst-method=rsync", f"--wsrep-sst-receive-address=127.0.0.1:{SST_PORTS[i]}"]
+                f"--wsrep-node-address=127.0.0.1:{group[i]}",
+                f"--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:{group[i]};"
+                f"ist.recv_addr=127.0.0.1:{self.ist_ports[i]};{GROUP_OPTIONS}",
+                "--wsrep-sst-method=rsync",
+                f"--wsrep-sst-receive-address=127.0.0.1:{self.sst_ports[i]}"]
 
     def _start_node(self, i: int, *extra: str) -> None:
         deadline = time.monotonic() + 90
@@ -110,7 +113,7 @@ class GaleraCluster:
 
     def connect(self, i: int, **options) -> pymysql.connections.Connection:
         """A connection straight to node `i` (0-based), bypassing any proxy."""
-        return pymysql.connect(host="127.0.0.1", port=SQL_PORTS[i], user="root",
+        return pymysql.connect(host="127.0.0.1", port=self.sql_ports[i], user="root",
                                connect_timeout=2, autocommit=True, **options)
 
     def state(self, i: int) -> int | None:

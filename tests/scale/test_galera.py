@@ -33,7 +33,7 @@ from tests.helpers import (
     unique,
     wait_for,
 )
-from tests.scale.galera import SQL_PORTS, GaleraCluster
+from tests.scale.galera import GaleraCluster
 from tests.scale.galera_clients import Load, accepted_on, post_from, settled, writer_node
 from tests.scale.haproxy import HAProxy
 
@@ -70,7 +70,7 @@ def stack(galera, rabbit_cluster, log_dir):
     """HAProxy, the migrated database, two web processes, two workers and the sweeper, on
     the Galera and RabbitMQ clusters; yields (proxy, env, webs)."""
     web_ports = (free_port(), free_port())
-    proxy = HAProxy(SQL_PORTS, web_ports)
+    proxy = HAProxy(galera.sql_ports, web_ports)
     procs = []
     try:
         with redis_server() as redis_url:
@@ -167,7 +167,7 @@ def test_a_certification_conflict_is_a_1213_that_settlements_retry(galera, stack
         cur.execute("CREATE DATABASE IF NOT EXISTS conflicts")
         cur.execute("CREATE TABLE IF NOT EXISTS conflicts.hot (id INT PRIMARY KEY, n INT)")
         cur.execute("REPLACE INTO conflicts.hot VALUES (1, 0)")
-    loser = peewee.MySQLDatabase("conflicts", host="127.0.0.1", port=SQL_PORTS[2],
+    loser = peewee.MySQLDatabase("conflicts", host="127.0.0.1", port=galera.sql_ports[2],
                                  user="root")
     loser.connect()
     loser.execute_sql("BEGIN")
