@@ -2,8 +2,8 @@
 
 redis-py retries a failed connection 10 times by default, backing off up to a second: with
 every sentinel unreachable, one call took about 4 s, on every request. Here a listener
-that hangs up on every connection stands in for an unreachable server, and counts how
-often the client tries.
+that hangs up on every connection stands in for an unreachable server, and one that never
+answers for a hung one, and each counts how often the client tries.
 """
 import socket
 import threading
@@ -61,3 +61,31 @@ def test_a_call_to_a_server_that_hangs_up_is_tried_at_most_twice(hanging_up, mon
     # When the cache is read, Then the caller goes on without Redis, after at most two tries
     assert cache.get("anything") is None
     assert 1 <= hanging_up.accepted <= 1 + cache.RECONNECTS
+
+
+class Silent(HangingUp):
+    """A TCP port that accepts every connection and never answers, counting them."""
+
+    def _serve(self) -> None:
+        held = []
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            held.append(conn)  # open and mute, until the test ends
+
+
+def test_a_call_to_a_server_that_never_answers_waits_out_one_timeout_only(monkeypatch):
+    # Given the service's client of a server that accepts and never answers
+    silent = Silent()
+    try:
+        monkeypatch.setattr(settings, "REDIS_URL", f"redis://127.0.0.1:{silent.port}/0")
+        monkeypatch.setattr(cache, "client", cache.new_client())
+        # When the cache is read, Then the caller goes on without Redis after one connection:
+        # a timed-out command is not sent again on a second
+        assert cache.get("anything") is None
+        assert silent.accepted == 1
+    finally:
+        silent.server.close()
