@@ -99,6 +99,12 @@ REDIS_MASTER_NAME = _str("REDIS_MASTER_NAME", "mymaster")
 JWT_SECRET = os.environ.get("JWT_SECRET", "")
 # Seconds an access token stays valid.
 TOKEN_TTL_S = _int("TOKEN_TTL_S", 3600)
+# The argon2id cost of new password hashes: `rfc9106-low-memory` (argon2-cffi's default:
+# 3 passes over 64 MiB, 4 lanes; about 150 ms of CPU a hash), or `cheapest` (argon2-cffi's
+# profile for tests: 1 pass over 8 KiB), which only WALLET_ENV=test accepts, so that the
+# suite's thousands of sign-ups and logins cost milliseconds. A stored hash carries its
+# own cost: verifying never depends on this.
+PASSWORD_HASH_PROFILE = _str("PASSWORD_HASH_PROFILE", "rfc9106-low-memory")
 
 # Fees in basis points (1/100 of a percent) of the moved amount, per operation.
 DEPOSIT_FEE_BP = _int("DEPOSIT_FEE_BP", 50)
@@ -281,6 +287,14 @@ def _check_waits() -> None:
                          f"(three quarters of WEB_THREADS={WEB_THREADS})")
 
 
+def _check_password_hash_profile() -> None:
+    # A cheap hash is a stolen database's passwords cracked: never outside the tests.
+    allowed = ("rfc9106-low-memory", "cheapest") if ENV == "test" else ("rfc9106-low-memory",)
+    if PASSWORD_HASH_PROFILE not in allowed:
+        raise SystemExit(f"settings: PASSWORD_HASH_PROFILE must be {' or '.join(allowed)} "
+                         f"with WALLET_ENV={ENV}, got {PASSWORD_HASH_PROFILE!r}")
+
+
 def _check_leader_locator() -> None:
     if BROKER_QUEUE_LEADER_LOCATOR not in ("balanced", "client-local"):
         raise SystemExit("settings: BROKER_QUEUE_LEADER_LOCATOR must be balanced or "
@@ -353,3 +367,4 @@ database_tls(urlsplit(DATABASE_URL).hostname or "127.0.0.1")  # a bad value stop
 _check_fees()
 _check_waits()
 _check_leader_locator()
+_check_password_hash_profile()

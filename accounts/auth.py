@@ -7,7 +7,7 @@ import functools
 import time
 
 import jwt
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 import settings
@@ -16,8 +16,9 @@ from errors import Unauthorized
 ALGORITHM = "HS256"
 # Distinct verified tokens a process remembers (see token_claims).
 VERIFIED_TOKENS_KEPT = 10_000
-# argon2-cffi's defaults are argon2id with the RFC 9106 low-memory profile.
-HASHER = PasswordHasher()
+# argon2id with argon2-cffi's profile of that name (settings.PASSWORD_HASH_PROFILE).
+PROFILES = {"rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY, "cheapest": profiles.CHEAPEST}
+HASHER = PasswordHasher.from_parameters(PROFILES[settings.PASSWORD_HASH_PROFILE])
 # Verified against when the email is unknown, so that costs what a wrong password costs.
 DUMMY_HASH = HASHER.hash("an unknown email costs one verification too")
 

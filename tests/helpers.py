@@ -76,6 +76,9 @@ def process_env(**extra: str) -> dict:
     env = dict(os.environ)
     env["BROKER_URL"] = os.environ["REAL_BROKER_URL"]
     env.update(extra)
+    if env.get("WALLET_ENV") != "test":
+        # The tests' cheap password hashing stops any other environment from starting.
+        env.pop("PASSWORD_HASH_PROFILE", None)
     return env
 
 

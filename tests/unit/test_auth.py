@@ -3,13 +3,18 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
+from argon2 import PasswordHasher
 
 import settings
 from accounts import auth
 from errors import InvalidCursor, Unauthorized
+from tests.helpers import ROOT
 from web import cursor
 
 DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
@@ -70,6 +75,27 @@ def test_no_password_verifies_against_a_missing_hash():
 def test_a_corrupt_stored_hash_fails_verification_instead_of_raising():
     assert auth.verify_password("not-a-hash", "anything") is False
     assert auth.verify_password("$argon2id$v=19$m=65536,t=3,p=4$garbage", "anything") is False
+
+
+def test_outside_the_tests_a_password_costs_rfc_9106s_low_memory_argon2id():
+    # Given a process in production with no hash profile configured
+    env = {k: v for k, v in os.environ.items() if k != "PASSWORD_HASH_PROFILE"}
+    code = ("import argon2; from accounts import auth; "
+            "p = argon2.extract_parameters(auth.hash_password('s3cret-pass')); "
+            "print(p.type.name, p.time_cost, p.memory_cost, p.parallelism)")
+    # When it hashes a password
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={**env, "WALLET_ENV": "production"})
+    # Then the hash is argon2id, 3 passes over 64 MiB in 4 lanes
+    assert done.stdout.split() == ["ID", "3", "65536", "4"], done.stderr
+
+
+def test_a_stored_hash_verifies_by_its_own_cost_whatever_the_profile_now():
+    # Given a hash stored under the production profile, checked where another one is set
+    stored = PasswordHasher.from_parameters(auth.PROFILES["rfc9106-low-memory"]).hash("s3cret")
+    # When passwords are checked against it / Then it is read with its own parameters
+    assert auth.verify_password(stored, "s3cret") is True
+    assert auth.verify_password(stored, "s3creT") is False
 
 
 # -- tokens -----------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import pytest
 import manage
 from tests.helpers import ROOT
 
-SECRETS = ("JWT_SECRET", "WALLET_ENV", "OPS_TOKEN")
+# What the test run's environment sets that these tests set for themselves or leave out.
+CLEARED = ("JWT_SECRET", "WALLET_ENV", "OPS_TOKEN", "PASSWORD_HASH_PROFILE")
 GOOD_SECRET = "k" * 40
 
 
@@ -29,7 +30,7 @@ def scratch(tmp_path):
 
 
 def run_settings(folder, code: str = "import settings", **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    clean = {k: v for k, v in os.environ.items() if k not in CLEARED}
     return subprocess.run([sys.executable, "-c", code], cwd=folder, timeout=60,
                           env={**clean, **env}, capture_output=True, text=True)
 
@@ -92,7 +93,7 @@ def test_an_explicitly_configured_secret_wins_over_the_dotenv(scratch):
 
 def test_the_web_process_refuses_to_start_without_a_secret(scratch):
     # api.py imports the checkout's settings, so its .env is hidden by an explicit empty value
-    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    clean = {k: v for k, v in os.environ.items() if k not in CLEARED}
     done = subprocess.run([sys.executable, "api.py"], cwd=ROOT, timeout=60, capture_output=True,
                           text=True, env={**clean, "JWT_SECRET": "", "PORT": "1"})
     assert done.returncode != 0 and "JWT_SECRET" in done.stderr
@@ -210,3 +211,23 @@ def test_a_webhook_sealing_key_that_stood_in_the_repository_is_refused(scratch):
     code = "import settings; print(len(settings.WEBHOOK_SEALING_KEYS))"
     done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET, WEBHOOK_SECRET_KEYS=fresh)
     assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_the_cheap_password_hash_of_the_tests_stops_any_other_environment(scratch, env):
+    done = run_settings(scratch, JWT_SECRET=GOOD_SECRET, WALLET_ENV=env,
+                        PASSWORD_HASH_PROFILE="cheapest")
+    assert done.returncode != 0 and "PASSWORD_HASH_PROFILE" in done.stderr
+
+
+@pytest.mark.parametrize(("env", "profile", "starts"), [
+    ("production", "", True), ("production", "rfc9106-low-memory", True),
+    ("test", "cheapest", True), ("test", "rfc9106-high-memory", False),
+    ("test", "CHEAPEST", False)])
+def test_a_password_hash_profile_is_one_of_ours(scratch, env, profile, starts):
+    code = "import settings; print(settings.PASSWORD_HASH_PROFILE)"
+    done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET, WALLET_ENV=env,
+                        PASSWORD_HASH_PROFILE=profile)
+    assert (done.returncode == 0) is starts, done.stderr
+    if starts:
+        assert done.stdout.strip() == (profile or "rfc9106-low-memory")
