@@ -70,9 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--accept-only", action="store_true",
                         help="only the accept path: the uniform transfer phase, closed loop "
                              "and paced at half its peak (bench/accept.py)")
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--workers", type=int, default=1,
                         help=f"worker processes ({WORKER_THREADS} threads each, as in the "
-                             "Procfile); default 2")
+                             "Procfile); default 1, as `make run` starts")
     parser.add_argument("--connections", type=int, default=32,
                         help="wrk's keep-alive connections in the closed loop; default 32")
     parser.add_argument("--wallets", type=int, default=200,
