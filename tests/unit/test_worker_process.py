@@ -77,3 +77,15 @@ def test_the_procfile_gives_settling_and_webhooks_their_own_worker_processes():
     assert procfile_queues("worker") == sorted(SETTLING_QUEUES)
     assert procfile_queues("webhooks") == ["webhooks"]
     assert sorted(procfile_queues("worker") + procfile_queues("webhooks")) == sorted(QUEUES)
+
+
+def test_the_procfiles_settling_worker_has_a_thread_for_every_request_a_batch_takes():
+    # A batch is what the worker's threads hold at once: with fewer threads than a batch
+    # takes, one worker process's batches are capped below SETTLE_BATCH_MAX_REQUESTS and
+    # settling falls behind the load (README's Performance, 2026-12-01)
+    import settings
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "Procfile")) as f:
+        line = next(line for line in f if line.startswith("worker:"))
+    threads = int(line.split("--threads", 1)[1].split()[0])
+    assert threads >= settings.SETTLE_BATCH_MAX_REQUESTS
