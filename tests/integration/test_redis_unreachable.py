@@ -32,7 +32,10 @@ class HangingUp:
             except OSError:
                 return
             self.accepted += 1
-            conn.close()
+            self._keep(conn)
+
+    def _keep(self, conn: socket.socket) -> None:
+        conn.close()
 
 
 @pytest.fixture
@@ -66,15 +69,12 @@ def test_a_call_to_a_server_that_hangs_up_is_tried_at_most_twice(hanging_up, mon
 class Silent(HangingUp):
     """A TCP port that accepts every connection and never answers, counting them."""
 
-    def _serve(self) -> None:
-        held = []
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            held.append(conn)  # open and mute, until the test ends
+    def __init__(self) -> None:
+        self.held: list[socket.socket] = []  # open and mute, until the test ends
+        super().__init__()
+
+    def _keep(self, conn: socket.socket) -> None:
+        self.held.append(conn)
 
 
 def test_a_call_to_a_server_that_never_answers_waits_out_one_timeout_only(monkeypatch):

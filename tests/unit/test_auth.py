@@ -3,7 +3,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from argon2 import PasswordHasher
 import settings
 from accounts import auth
 from errors import InvalidCursor, Unauthorized
-from tests.helpers import ROOT
+from tests.helpers import ROOT, process_env
 from web import cursor
 
 DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
@@ -78,14 +77,13 @@ def test_a_corrupt_stored_hash_fails_verification_instead_of_raising():
 
 
 def test_outside_the_tests_a_password_costs_rfc_9106s_low_memory_argon2id():
-    # Given a process in production with no hash profile configured
-    env = {k: v for k, v in os.environ.items() if k != "PASSWORD_HASH_PROFILE"}
+    # Given a process in production (whose environment leaves the tests' profile out)
     code = ("import argon2; from accounts import auth; "
             "p = argon2.extract_parameters(auth.hash_password('s3cret-pass')); "
             "print(p.type.name, p.time_cost, p.memory_cost, p.parallelism)")
     # When it hashes a password
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**env, "WALLET_ENV": "production"})
+                          text=True, timeout=60, env=process_env(WALLET_ENV="production"))
     # Then the hash is argon2id, 3 passes over 64 MiB in 4 lanes
     assert done.stdout.split() == ["ID", "3", "65536", "4"], done.stderr
 

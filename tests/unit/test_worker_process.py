@@ -84,8 +84,6 @@ def test_the_procfiles_settling_worker_has_a_thread_for_every_request_a_batch_ta
     # takes, one worker process's batches are capped below SETTLE_BATCH_MAX_REQUESTS and
     # settling falls behind the load (README's Performance, 2026-12-01)
     import settings
+    from bench.config import WORKER_THREADS  # the Procfile's worker --threads
 
-    with open(os.path.join(os.path.dirname(__file__), "..", "..", "Procfile")) as f:
-        line = next(line for line in f if line.startswith("worker:"))
-    threads = int(line.split("--threads", 1)[1].split()[0])
-    assert threads >= settings.SETTLE_BATCH_MAX_REQUESTS
+    assert WORKER_THREADS >= settings.SETTLE_BATCH_MAX_REQUESTS
