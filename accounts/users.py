@@ -5,7 +5,7 @@ from datetime import timedelta
 import peewee
 
 import settings
-from accounts import auth
+from accounts import auth, wallets
 from errors import (
     EmailTaken,
     InvalidCredentials,
@@ -141,6 +141,20 @@ USER_BY_ID = (f"SELECT {', '.join(USER_COLUMNS)} FROM users "
               "WHERE id = %s AND deleted_at IS NULL")
 
 
+# The caller and the door's wallets (wallets.DOOR_SQL's rows) in one round trip, for the
+# money requests, which need both: the user's row once per wallet found, or once with
+# NULLs beside it when none is.
+USER_WITH_DOOR_WALLETS = (f"SELECT {', '.join('u.' + c for c in USER_COLUMNS)}, w.* "
+                          f"FROM users u LEFT JOIN ({wallets.DOOR_SQL}) w ON TRUE "
+                          "WHERE u.id = %s AND u.deleted_at IS NULL")
+
+
+def _of_generation(row: tuple | None, generation: int) -> User:
+    if row is None or row[USER_COLUMNS.index("token_generation")] != generation:
+        raise Unauthorized("The access token is invalid or expired.")
+    return User(**dict(zip(USER_COLUMNS, row[:len(USER_COLUMNS)], strict=True)))
+
+
 def user_for_token(token: str) -> User:
     """The live user a token names, if the token is of the user's current generation.
 
@@ -151,10 +165,30 @@ def user_for_token(token: str) -> User:
     user_id, generation = auth.token_claims(token)
     # Raw SQL: every authenticated call runs this, and peewee's query building cost more
     # CPU than the query.
-    row = db.execute_sql(USER_BY_ID, (user_id,)).fetchone()
-    if row is None or row[USER_COLUMNS.index("token_generation")] != generation:
-        raise Unauthorized("The access token is invalid or expired.")
-    return User(**dict(zip(USER_COLUMNS, row, strict=True)))
+    return _of_generation(db.execute_sql(USER_BY_ID, (user_id,)).fetchone(), generation)
+
+
+def user_and_door_wallets(token: str, wallet_ids: list[int],
+                          ) -> tuple[User, dict[int, wallets.DoorWallet]]:
+    """`user_for_token(token)` and `wallets.at_the_door(wallet_ids)` in one query.
+
+    Parameters:
+      wallet_ids: one or two wallet ids, as at_the_door takes them.
+
+    Returns:
+      The user, and the live user wallets among `wallet_ids` by id (anyone's: the door
+      decides what the caller may do with them).
+
+    Raises:
+      Unauthorized: as user_for_token.
+    """
+    user_id, generation = auth.token_claims(token)
+    rows = db.execute_sql(USER_WITH_DOOR_WALLETS,
+                          (wallet_ids[0], wallet_ids[-1], user_id)).fetchall()
+    user = _of_generation(rows[0] if rows else None, generation)
+    first = len(USER_COLUMNS)
+    return user, {row[first]: wallets.DoorWallet(*row[first:])
+                  for row in rows if row[first] is not None}
 
 
 def log_out(user: User) -> None:

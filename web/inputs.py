@@ -1,16 +1,19 @@
 """What a request brings: its body, headers, query parameters, path ids, caller and address.
 
 Every function here parses and checks; none reaches past the edge (the caller's token
-is checked by accounts.users). Violations are the error tree's input errors.
+is checked by accounts.auth and accounts.users). Violations are the error tree's input errors.
 """
+import contextlib
 import ipaddress
 import json
 import re
+from collections.abc import Iterator
 
 import bottle
 
 import settings
-from accounts import users
+from accounts import auth, users
+from accounts.wallets import DoorWallet
 from errors import (
     IdempotencyKeyRequired,
     InvalidIdempotencyKey,
@@ -20,6 +23,7 @@ from errors import (
     UnknownField,
     UnsupportedMediaType,
     ValidationError,
+    WalletError,
 )
 from infra import logs
 from models import User
@@ -216,19 +220,56 @@ def user_agent() -> str:
     return (bottle.request.environ.get("HTTP_USER_AGENT") or "")[:512]
 
 
+def _bearer_token() -> str:
+    header = bottle.request.environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send Authorization: Bearer <token>.")
+    return token.strip()
+
+
 def current_user() -> User:
     """The caller, from its bearer token.
 
     Raises:
       Unauthorized: no bearer token, or one that names no live user of its generation.
     """
-    header = bottle.request.environ.get("HTTP_AUTHORIZATION", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Send Authorization: Bearer <token>.")
-    user = users.user_for_token(token.strip())
+    user = users.user_for_token(_bearer_token())
     logs.add(user_id=user.id)
     return user
+
+
+def current_user_and_door_wallets(wallet_ids: list[int] | None,
+                                  ) -> tuple[User, dict[int, DoorWallet] | None]:
+    """current_user(), and the live user wallets among `wallet_ids` read in the same query
+    (the door's, see accounts.wallets.at_the_door); None for them when there are no ids.
+
+    Raises:
+      Unauthorized: as current_user.
+    """
+    if wallet_ids is None:
+        return current_user(), None
+    user, found = users.user_and_door_wallets(_bearer_token(), wallet_ids)
+    logs.add(user_id=user.id)
+    return user, found
+
+
+@contextlib.contextmanager
+def signed_in_first() -> Iterator[None]:
+    """For a route that reads its key and body before its caller (to read the caller with
+    the wallets the body names): the token's signature and expiry are checked on entry,
+    and if the block refuses the call, the caller is read before the refusal goes out. A
+    caller whose token was revoked hears 401 first, as on every other route.
+
+    Raises:
+      Unauthorized: before anything the block raises.
+    """
+    auth.token_claims(_bearer_token())
+    try:
+        yield
+    except WalletError:
+        current_user()
+        raise
 
 
 def path_id(raw: str, missing: type) -> int:

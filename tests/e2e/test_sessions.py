@@ -2,12 +2,14 @@
 
 Over real HTTP against the shared `stack`.
 """
+import json
 import threading
 
 import jwt
+import pytest
 
 import settings
-from tests.helpers import PASSWORD, Client, is_problem
+from tests.helpers import PASSWORD, Client, is_problem, unique
 
 NEW_PASSWORD = "a much better passphrase"
 
@@ -116,3 +118,46 @@ def test_username_edits_racing_a_password_change_never_restore_the_old_password(
         res = Client(stack).call("POST", "/v1/auth/token", json={"email": renamer.email,
                                                                   "password": NEW_PASSWORD})
         assert res.status_code == 200, f"trial {trial}: the new password was lost: {res.text}"
+
+
+# Money requests read their key and body before their caller (to read the caller and the
+# wallets the body names in one query): whatever else is wrong, a logged-out token hears 401.
+REFUSALS = {
+    "nothing else": {},
+    "no Idempotency-Key": {"key": None},
+    "a body that is not JSON": {"data": b"{not json"},
+    "an unknown field": {"extra": {"memo": "x"}},
+    "an id that is a string": {"ids_as_text": True},
+    "a wallet that does not exist": {"missing_wallet": True},
+}
+
+
+@pytest.mark.parametrize("kind", ["transfer", "deposit", "withdrawal"])
+@pytest.mark.parametrize("refusal", REFUSALS)
+def test_a_logged_out_token_is_401_on_a_money_post_whatever_else_is_wrong(client, other, kind,
+                                                                         refusal):
+    # Given a funded wallet, a target, and a token that was logged out
+    source, target = client.open_wallet()["id"], other.open_wallet()["id"]
+    client.settled(client.deposit(source, "5.00")["id"])
+    token = token_of(client)
+    assert Client(client.base).call("POST", "/v1/auth/logout", headers={
+        "Authorization": f"Bearer {token}"}).status_code == 204
+    client.log_in()
+    # When it asks for a money request, with something else wrong or not
+    case = REFUSALS[refusal]
+    if case.get("missing_wallet"):
+        source = target = source + 10**9
+    ids = (str(source), str(target)) if case.get("ids_as_text") else (source, target)
+    body = {"amount": "1.00", **case.get("extra", {})}
+    if kind == "transfer":
+        path, body = "/v1/transfers", {**body, "from_wallet_id": ids[0], "to_wallet_id": ids[1]}
+    else:
+        path = f"/v1/wallets/{ids[0]}/{kind}s"
+    key = case.get("key", unique("k"))
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    res = Client(client.base).call("POST", path, key=key, headers=headers,
+                                   data=case.get("data", json.dumps(body).encode()))
+    # Then it is 401, and the user's requests are the deposit alone
+    assert is_problem(res, 401, "unauthorized"), res.text
+    listed = client.call("GET", "/v1/requests").json()["items"]
+    assert [r["type"] for r in listed] == ["deposit"]
