@@ -119,3 +119,9 @@ bench: install secrets
 bench-history: install secrets
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/run.py --history-only \
 		$(if $(NAMESPACE),--namespace $(NAMESPACE))
+
+# The accept path's own cost, in-process (bench/app_cost.py): AGAINST=<another checkout>
+# alternates runs of the two (about 1 minute per 8 runs each).
+.PHONY: bench-app
+bench-app: install secrets
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/app_cost.py $(if $(AGAINST),--against $(AGAINST))

@@ -64,8 +64,18 @@ class Namespace:
         return f"redis://127.0.0.1:6379/{self.redis_db}"
 
 
+def parse_namespace(text: str) -> Namespace:
+    """A `--namespace DATABASE,VHOST,REDIS_DB`; the database's name must end in _test."""
+    database, vhost, redis_db = text.split(",")
+    if not database.endswith("_test"):
+        raise SystemExit("bench: --namespace needs a database name ending in _test")
+    return Namespace(database, vhost, int(redis_db))
+
+
 FULL_NAMESPACE = Namespace("wallet_bench_test", "wallet_bench", 3)
 QUICK_NAMESPACE = Namespace("wallet_bench_quick_test", "wallet_bench_quick", 4)
+# bench/app_cost.py's: the accept path in-process, beside either of the others.
+APP_NAMESPACE = Namespace("wallet_bench_app_test", "wallet_bench_app", 5)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from bench.config import (  # noqa: E402
     SEED_BALANCE_MINOR,
     WORKER_THREADS,
     Namespace,
+    parse_namespace,
     stack_env,
 )
 from bench.phases import (  # noqa: E402
@@ -93,10 +94,7 @@ def namespace_of(args: argparse.Namespace) -> Namespace:
     """The run's database, vhost and Redis db: --namespace, else the default for its kind."""
     if not args.namespace:
         return QUICK_NAMESPACE if args.quick else FULL_NAMESPACE
-    database, vhost, redis_db = args.namespace.split(",")
-    if not database.endswith("_test"):
-        raise SystemExit("bench: --namespace needs a database name ending in _test")
-    return Namespace(database, vhost, int(redis_db))
+    return parse_namespace(args.namespace)
 
 
 def hold_lock(name: str):
