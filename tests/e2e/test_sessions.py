@@ -127,7 +127,7 @@ REFUSALS = {
     "no Idempotency-Key": {"key": None},
     "a body that is not JSON": {"data": b"{not json"},
     "an unknown field": {"extra": {"memo": "x"}},
-    "an id that is a string": {"ids_as_text": True},
+    "an id that is no id (a string in the body, letters in the path)": {"ids_as_text": True},
     "a wallet that does not exist": {"missing_wallet": True},
 }
 
@@ -152,7 +152,7 @@ def test_a_logged_out_token_is_401_on_a_money_post_whatever_else_is_wrong(client
     if kind == "transfer":
         path, body = "/v1/transfers", {**body, "from_wallet_id": ids[0], "to_wallet_id": ids[1]}
     else:
-        path = f"/v1/wallets/{ids[0]}/{kind}s"
+        path = f"/v1/wallets/{'w' if case.get('ids_as_text') else ''}{ids[0]}/{kind}s"
     key = case.get("key", unique("k"))
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     res = Client(client.base).call("POST", path, key=key, headers=headers,

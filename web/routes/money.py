@@ -11,7 +11,6 @@ from payments.details import parse_details
 from web import metrics, views
 from web.http import json_response
 from web.inputs import (
-    PATH_ID,
     current_user_and_door_wallets,
     idempotency_key,
     path_id,
@@ -42,11 +41,10 @@ def _single(wallet_id: str, kind: str):
     with signed_in_first():
         key = idempotency_key()
         doc = read_json(allowed={"amount"} | DETAILS)
-    user, found = current_user_and_door_wallets(
-        [int(wallet_id)] if PATH_ID.fullmatch(wallet_id) else None)
+        wallet = path_id(wallet_id, WalletNotFound)
+    user, found = current_user_and_door_wallets([wallet])
     return accepted(*door.accept(user, kind=kind, key=key, amount=doc.get("amount"),
-                                 wallet_id=path_id(wallet_id, WalletNotFound),
-                                 details=details_of(doc), found=found))
+                                 wallet_id=wallet, details=details_of(doc), found=found))
 
 
 @routes.post("/v1/wallets/<wallet_id>/deposits")
