@@ -6,10 +6,38 @@ message on the test process's StubBroker) and settled with `settle.settle`.
 import contextlib
 from collections.abc import Iterator
 
+from accounts import users
 from ledger import audit
 from models import Hold, Transaction, TransactionRequest, User, Wallet, db
 from payments import door, refunds, settle, two_phase
 from tests.helpers import unique
+
+PASSWORD = "s3cret-pass-1"
+
+
+def signed_up() -> User:
+    """A user signed up as the API signs one up, with PASSWORD."""
+    name = unique("user_")
+    return users.sign_up(email=f"{name}@example.com", username=name, password=PASSWORD,
+                         ip="198.51.100.1")
+
+
+def token_for(user: User) -> str:
+    """A fresh access token of `user`, logged in with PASSWORD."""
+    return users.log_in(email=user.email, password=PASSWORD, ip="192.0.2.1",
+                        user_agent="test")[0]
+
+
+def session_count(pattern: str, call) -> int:
+    """How much this connection's MariaDB status counters named like `pattern` (summed)
+    grew while `call` ran."""
+    def counters() -> int:
+        rows = db.execute_sql("SHOW SESSION STATUS LIKE %s", (pattern,)).fetchall()
+        return sum(int(value) for _, value in rows)
+
+    before = counters()
+    call()
+    return counters() - before
 
 
 def new_user() -> User:

@@ -9,39 +9,30 @@ import pytest
 from accounts import users, wallets
 from errors import Unauthorized, WalletNotFound
 from ledger.system import EXTERNAL, system_wallet_id
-from models import User, Wallet, db, utcnow
+from models import User, Wallet, utcnow
 from payments import door
 from tests.helpers import unique
-from tests.integration.factories import funded, new_wallet
-
-PASSWORD = "s3cret-pass-1"
-
-
-def signed_up() -> tuple[User, str]:
-    """A user made as the API makes one, and a token of theirs."""
-    name = unique("user_")
-    user = users.sign_up(email=f"{name}@example.com", username=name, password=PASSWORD,
-                         ip="198.51.100.1")
-    return user, users.log_in(email=user.email, password=PASSWORD, ip="192.0.2.1",
-                              user_agent="test")[0]
+from tests.integration.factories import funded, new_wallet, session_count, signed_up, token_for
 
 
 def selects(call) -> int:
     """The SELECT statements this connection ran while `call` ran (give or take the
     counting itself, the same for every call)."""
-    def count() -> int:
-        return int(db.execute_sql("SHOW SESSION STATUS LIKE 'Com_select'").fetchone()[1])
+    return session_count("Com_select", call)
 
-    before = count()
-    call()
-    return count() - before
+
+def closed_wallet() -> Wallet:
+    wallet = new_wallet()
+    Wallet.update(deleted_at=utcnow()).where(Wallet.id == wallet.id).execute()
+    return wallet
 
 
 @pytest.mark.parametrize("case", ["own and another's", "own only", "own and a closed one",
                                   "own and a missing id", "own and a system account"])
 def test_the_caller_and_the_wallets_read_together_are_what_the_two_reads_return(case):
     # Given a user with a wallet, and a second id of each kind
-    user, token = signed_up()
+    user = signed_up()
+    token = token_for(user)
     own = new_wallet(user)
     second = {"own and another's": lambda: new_wallet().id,
               "own only": lambda: own.id,
@@ -59,14 +50,9 @@ def test_the_caller_and_the_wallets_read_together_are_what_the_two_reads_return(
     assert own.id in found and found[own.id].user_id == user.id
 
 
-def closed_wallet() -> Wallet:
-    wallet = new_wallet()
-    Wallet.update(deleted_at=utcnow()).where(Wallet.id == wallet.id).execute()
-    return wallet
-
-
 def test_a_revoked_token_reads_no_wallets_even_when_they_exist():
-    user, token = signed_up()
+    user = signed_up()
+    token = token_for(user)
     own = new_wallet(user)
     users.log_out(user)
     with pytest.raises(Unauthorized):
@@ -74,7 +60,8 @@ def test_a_revoked_token_reads_no_wallets_even_when_they_exist():
 
 
 def test_a_deleted_users_token_reads_no_wallets():
-    user, token = signed_up()
+    user = signed_up()
+    token = token_for(user)
     own = new_wallet(user)
     User.update(deleted_at=utcnow()).where(User.id == user.id).execute()
     with pytest.raises(Unauthorized):

@@ -18,6 +18,7 @@ from tests.integration.factories import (
     new_user,
     new_wallet,
     place_hold,
+    session_count,
 )
 
 CLOSED_WALLETS = 3000
@@ -25,14 +26,7 @@ CLOSED_WALLETS = 3000
 
 def rows_read(call) -> int:
     """The rows this connection's statements read while `call` ran, scans and lookups."""
-    def counters() -> dict[str, int]:
-        rows = db.execute_sql("SHOW SESSION STATUS LIKE %s", ("Handler_read%",)).fetchall()
-        return {name: int(value) for name, value in rows}
-
-    before = counters()
-    call()
-    after = counters()
-    return sum(after[name] - before[name] for name in after)
+    return session_count("Handler_read%", call)
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,9 @@ from errors import InvalidCredentials, TooManyAttempts, Unauthorized, WrongCurre
 from infra import cache, throttle
 from models import User
 from tests.helpers import free_port, unique
+from tests.integration.factories import PASSWORD, signed_up, token_for
 
-PASSWORD, NEW_PASSWORD = "s3cret-pass-1", "n3w-secret-pass"
-
-
-def signed_up() -> User:
-    name = unique("user_")
-    return users.sign_up(email=f"{name}@example.com", username=name, password=PASSWORD,
-                         ip="198.51.100.1")
-
-
-def token_for(user: User) -> str:
-    return users.log_in(email=user.email, password=PASSWORD, ip="192.0.2.1",
-                        user_agent="test")[0]
+NEW_PASSWORD = "n3w-secret-pass"
 
 
 @pytest.fixture
