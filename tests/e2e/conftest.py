@@ -1,7 +1,9 @@
 """A real waitress web process and a real dramatiq worker, shared by the e2e tests."""
+from collections.abc import Iterator
+
 import pytest
 
-from tests.helpers import Client, start_web, start_worker
+from tests.helpers import Client, own_vhost, start_web, start_worker
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +26,11 @@ def client(stack) -> Client:
 @pytest.fixture
 def other(stack) -> Client:
     return Client(stack).sign_up()
+
+
+@pytest.fixture
+def vhost() -> Iterator[str]:
+    """The broker's URL on a vhost of this test's own: only its own worker takes its
+    messages, never the shared one."""
+    with own_vhost() as url:
+        yield url

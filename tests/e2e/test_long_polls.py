@@ -8,10 +8,9 @@ import concurrent.futures as futures
 import re
 import time
 
-import pytest
 import requests
 
-from tests.helpers import Client, free_port, own_vhost, start_web, start_worker
+from tests.helpers import Client, free_port, start_web, start_worker
 
 
 def waiting_polls(base: str) -> int:
@@ -39,12 +38,6 @@ def poll_answer(client: Client, request_id: int, wait_s: int) -> requests.Respon
     res = client.call("GET", f"/v1/requests/{request_id}?wait={wait_s}")
     assert res.status_code == 200, res.text
     return res
-
-
-@pytest.fixture
-def vhost():
-    with own_vhost() as url:
-        yield url
 
 
 def test_polls_beyond_the_caps_answer_at_once_and_other_callers_always_find_a_thread(
