@@ -102,6 +102,8 @@ def rows(r: Results) -> list[Row]:
             r.half.accept.latency_ms[99] <= ACCEPT_P99_MS),
         Row("3. CPU per transfer, uniform (ms of CPU per accepted request, /proc; MariaDB, "
             "RabbitMQ and Redis are shared with the rest of the machine)", _cpu(r.uniform)),
+        Row("3. CPU per transfer, hot (as above)", _cpu(r.hot)),
+        Row("3. CPU per transfer, single (as above)", _cpu(r.single)),
         Row(f"4. hot: {r.sizes.hot_share:.0%} of transfers touch {r.sizes.hot_wallets} wallets",
             _hot_wallet(r, r.hot), "audit clean, 0 retries_exhausted",
             _clean(r.hot) and r.hot.settle.exhausted == 0),

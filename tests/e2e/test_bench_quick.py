@@ -23,6 +23,8 @@ EXPECTED_ROWS = [
     "2. accept: POST /v1/transfers, closed loop (peak)",
     "2. accept at half the peak rate",
     "3. CPU per transfer, uniform",
+    "3. CPU per transfer, hot",
+    "3. CPU per transfer, single",
     "4. hot:",
     "4. single: every transfer leaves one wallet",
     "4. reads: GET /v1/wallets/{id}, cache on, closed loop (peak)",
