@@ -6,7 +6,7 @@ it out); these are its checks. A rule already broken when the call arrives is re
 first fails the request with the same code when it settles (ledger/posting.py).
 """
 import settings
-from accounts.wallets import at_the_door
+from accounts.wallets import DoorWallet, at_the_door
 from errors import ExceedsHold, Forbidden, HoldNotActive, HoldNotFound, ValidationError
 from infra import idempotency
 from ledger.posting import ACTIVE, CAPTURE, HOLD, TRANSFER, VOID, WITHDRAWAL
@@ -41,8 +41,13 @@ def expiry_of(value: object) -> int:
 
 def place_hold(user: User, *, key: str, wallet_id: int, amount: object,
                to_wallet_id: object = None, expires_in_s: object = None,
-               details: Details = NO_DETAILS) -> tuple[TransactionRequest, bool]:
+               details: Details = NO_DETAILS,
+               found: dict[int, DoorWallet] | None = None) -> tuple[TransactionRequest, bool]:
     """Accept a hold on the caller's wallet, for a recipient wallet or for nobody.
+
+    Parameters:
+      found: at_the_door's answer for `wallet_id` (and `to_wallet_id`, if given), if the
+        caller already has it.
 
     Returns:
       The pending hold request (its hold exists, `pending`), and whether it is a replay.
@@ -58,10 +63,11 @@ def place_hold(user: User, *, key: str, wallet_id: int, amount: object,
 
     def door() -> Draft:
         if to_wallet_id is None:
-            wallet, to = own_wallet(at_the_door([wallet_id]), wallet_id, user), None
+            wallet, to = own_wallet(at_the_door([wallet_id]) if found is None else found,
+                                    wallet_id, user), None
         else:
             wallet, to = pair(user, from_wallet_id=wallet_id, to_wallet_id=to_wallet_id,
-                              from_field="the held wallet")
+                              from_field="the held wallet", found=found)
         minor = parse_amount(amount, wallet.currency)
         return Draft(HOLD, wallet.currency, minor, 0, wallet.id, details,
                      to_wallet_id=to.id if to else None,

@@ -120,8 +120,9 @@ def test_username_edits_racing_a_password_change_never_restore_the_old_password(
         assert res.status_code == 200, f"trial {trial}: the new password was lost: {res.text}"
 
 
-# Money requests read their key and body before their caller (to read the caller and the
-# wallets the body names in one query): whatever else is wrong, a logged-out token hears 401.
+# Money requests and holds read their key and body before their caller (to read the caller
+# and the wallets the body names in one query): whatever else is wrong, a logged-out token
+# hears 401.
 REFUSALS = {
     "nothing else": {},
     "no Idempotency-Key": {"key": None},
@@ -132,7 +133,7 @@ REFUSALS = {
 }
 
 
-@pytest.mark.parametrize("kind", ["transfer", "deposit", "withdrawal"])
+@pytest.mark.parametrize("kind", ["transfer", "deposit", "withdrawal", "hold"])
 @pytest.mark.parametrize("refusal", REFUSALS)
 def test_a_logged_out_token_is_401_on_a_money_post_whatever_else_is_wrong(client, other, kind,
                                                                          refusal):
@@ -153,6 +154,8 @@ def test_a_logged_out_token_is_401_on_a_money_post_whatever_else_is_wrong(client
         path, body = "/v1/transfers", {**body, "from_wallet_id": ids[0], "to_wallet_id": ids[1]}
     else:
         path = f"/v1/wallets/{'w' if case.get('ids_as_text') else ''}{ids[0]}/{kind}s"
+        if kind == "hold":
+            body = {**body, "to_wallet_id": ids[1]}
     key = case.get("key", unique("k"))
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     res = Client(client.base).call("POST", path, key=key, headers=headers,

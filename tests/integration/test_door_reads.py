@@ -10,7 +10,7 @@ from accounts import users, wallets
 from errors import Unauthorized, WalletNotFound
 from ledger.system import EXTERNAL, system_wallet_id
 from models import User, Wallet, utcnow
-from payments import door
+from payments import door, two_phase
 from tests.helpers import unique
 from tests.integration.factories import funded, new_wallet, session_count, signed_up, token_for
 
@@ -90,3 +90,30 @@ def test_a_deposit_handed_an_empty_answer_is_refused_as_not_found():
     with pytest.raises(WalletNotFound):
         door.accept(wallet.user, kind="deposit", key=unique("k"), amount="1.00",
                     wallet_id=wallet.id, found={})
+
+
+@pytest.mark.parametrize("recipient", [True, False], ids=["for a recipient", "for nobody"])
+def test_a_hold_handed_its_wallets_reads_none_at_the_door(recipient):
+    # Given a funded wallet, maybe a recipient's, and the door's answer read with the caller
+    source, target = funded("10.00"), new_wallet()
+    ids = [source.id, target.id] if recipient else [source.id]
+    user, found = source.user, wallets.at_the_door(ids)
+    to = {"to_wallet_id": target.id} if recipient else {}
+
+    def hold(**given):
+        request, replayed = two_phase.place_hold(user, key=unique("k"), wallet_id=source.id,
+                                                 amount="1.00", **to, **given)
+        assert not replayed and request.status == "pending" and request.type == "hold"
+
+    # When one hold is placed reading its wallets, and one handed them
+    read_itself, handed = selects(hold), selects(lambda: hold(found=found))
+    # Then the second ran one SELECT fewer (the door's)
+    assert read_itself - handed == 1
+
+
+def test_a_hold_handed_an_answer_without_its_recipient_is_refused_as_not_found():
+    source, target = funded("10.00"), new_wallet()
+    with pytest.raises(WalletNotFound):
+        two_phase.place_hold(source.user, key=unique("k"), wallet_id=source.id, amount="1.00",
+                             to_wallet_id=target.id,
+                             found=wallets.at_the_door([source.id]))

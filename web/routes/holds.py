@@ -4,16 +4,18 @@ import bottle
 from accounts import wallets
 from errors import HoldNotFound, WalletNotFound
 from ledger.posting import ACTIVE, CAPTURED, EXPIRED, FAILED, PENDING, VOIDED
-from payments import holds, two_phase
+from payments import door, holds, two_phase
 from web import views
 from web.http import json_response
 from web.inputs import (
     current_user,
+    current_user_and_door_wallets,
     field_error,
     idempotency_key,
     optional_fields,
     path_id,
     read_json,
+    signed_in_first,
 )
 from web.pages import PAGE_PARAMS, page_args, rendered_page
 from web.routes.money import DETAILS, accepted, details_of
@@ -25,12 +27,18 @@ HOLD_STATUSES = (PENDING, ACTIVE, CAPTURED, VOIDED, EXPIRED, FAILED)
 
 @routes.post("/v1/wallets/<wallet_id>/holds")
 def post_hold(wallet_id):
-    user = current_user()
-    key = idempotency_key()
-    doc = read_json(allowed={"amount", "to_wallet_id", "expires_in_s"} | DETAILS)
+    # As the money routes do (web/routes/money.py): the caller and the wallets in one query.
+    with signed_in_first():
+        key = idempotency_key()
+        doc = read_json(allowed={"amount", "to_wallet_id", "expires_in_s"} | DETAILS)
+        wallet = path_id(wallet_id, WalletNotFound)
+        optional = optional_fields(doc, "to_wallet_id", "expires_in_s")
+    user, found = current_user_and_door_wallets(
+        door.door_ids(wallet, optional["to_wallet_id"]) if "to_wallet_id" in optional
+        else [wallet])
     return accepted(*two_phase.place_hold(
-        user, key=key, wallet_id=path_id(wallet_id, WalletNotFound), amount=doc.get("amount"),
-        **optional_fields(doc, "to_wallet_id", "expires_in_s"), details=details_of(doc)))
+        user, key=key, wallet_id=wallet, amount=doc.get("amount"), **optional,
+        details=details_of(doc), found=found))
 
 
 @routes.get("/v1/holds/<hold_id>")
