@@ -40,7 +40,15 @@ def _earlier(user: User, key: str, fingerprint: str) -> TransactionRequest | Non
     return None if request_id is None else requests.by_id(request_id)
 
 
-def own_wallet(found: dict[int, DoorWallet], wallet_id: int, user: User) -> DoorWallet:
+def own_wallet(found: dict[int, DoorWallet] | None, wallet_id: int, user: User) -> DoorWallet:
+    """The caller's live wallet `wallet_id`, from `found` (at_the_door's answer, if the
+    caller already has it) or read at the door.
+
+    Raises:
+      WalletNotFound: it is not a live wallet of the caller's.
+    """
+    if found is None:
+        found = at_the_door([wallet_id])
     wallet = found.get(wallet_id)
     if wallet is None or wallet.user_id != user.id:
         raise WalletNotFound(f"No wallet {wallet_id}.")
@@ -220,8 +228,7 @@ def accept(user: User, *, kind: str, key: str, amount: object, wallet_id: int,
         "amount": canonical_amount(amount), **details.fingerprinted()})
 
     def door() -> Draft:
-        wallet = own_wallet(at_the_door([wallet_id]) if found is None else found, wallet_id,
-                            user)
+        wallet = own_wallet(found, wallet_id, user)
         minor = parse_amount(amount, wallet.currency)
         return Draft(kind, wallet.currency, minor, fee_for(minor, FEE_BP[kind]()), wallet.id,
                      details)

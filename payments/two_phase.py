@@ -6,7 +6,7 @@ it out); these are its checks. A rule already broken when the call arrives is re
 first fails the request with the same code when it settles (ledger/posting.py).
 """
 import settings
-from accounts.wallets import DoorWallet, at_the_door
+from accounts.wallets import DoorWallet
 from errors import ExceedsHold, Forbidden, HoldNotActive, HoldNotFound, ValidationError
 from infra import idempotency
 from ledger.posting import ACTIVE, CAPTURE, HOLD, TRANSFER, VOID, WITHDRAWAL
@@ -63,8 +63,7 @@ def place_hold(user: User, *, key: str, wallet_id: int, amount: object,
 
     def door() -> Draft:
         if to_wallet_id is None:
-            wallet, to = own_wallet(at_the_door([wallet_id]) if found is None else found,
-                                    wallet_id, user), None
+            wallet, to = own_wallet(found, wallet_id, user), None
         else:
             wallet, to = pair(user, from_wallet_id=wallet_id, to_wallet_id=to_wallet_id,
                               from_field="the held wallet", found=found)
