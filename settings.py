@@ -146,9 +146,7 @@ MAX_WAITING_POLLS_PER_USER = _int("MAX_WAITING_POLLS_PER_USER", 2)
 WAIT_RECHECK_S = _int("WAIT_RECHECK_S", 5)
 WAIT_FALLBACK_POLL_MS = _int("WAIT_FALLBACK_POLL_MS", 250)
 
-# Web processes serving one port, forked by api.py (web/prefork.py); the Procfile runs 2.
-WEB_PROCESSES = _int("WEB_PROCESSES", 1)
-# waitress, in each web process: worker threads and the most connections it holds open.
+# waitress: worker threads and the most connections it holds open at once.
 WEB_THREADS = _int("WEB_THREADS", 16)
 WEB_CONNECTION_LIMIT = _int("WEB_CONNECTION_LIMIT", 1000)
 # Address the web process listens on.
@@ -282,11 +280,6 @@ def _check_fees() -> None:
             raise SystemExit(f"settings: {name} must be between 0 and 10000 basis points")
 
 
-def _check_web_processes() -> None:
-    if not 1 <= WEB_PROCESSES <= 64:
-        raise SystemExit(f"settings: WEB_PROCESSES must be 1 to 64, got {WEB_PROCESSES}")
-
-
 def _check_waits() -> None:
     # Long polls hold a waitress thread each: leave at least a quarter of them free.
     if not 0 <= MAX_WAITING_POLLS <= WEB_THREADS * 3 // 4:
@@ -373,6 +366,5 @@ TRUSTED_PROXY_NETWORKS = _trusted_proxies()
 database_tls(urlsplit(DATABASE_URL).hostname or "127.0.0.1")  # a bad value stops us here
 _check_fees()
 _check_waits()
-_check_web_processes()
 _check_leader_locator()
 _check_password_hash_profile()

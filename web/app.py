@@ -6,7 +6,7 @@ the composition root, serves it.
 import bottle
 
 from errors import MethodNotAllowed, NotFound
-from web import gauges
+from web import gauges, metrics, polls
 from web.http import KnownQueryOnly, RequestIdMiddleware, problem_response, problems_plugin
 from web.ops import routes as ops
 from web.routes import (
@@ -48,4 +48,5 @@ def build() -> RequestIdMiddleware:
                                                  "here.", allowed=allowed))
 
     gauges.register()
+    metrics.WAITING_POLLS.set_function(polls.SLOTS.waiting)
     return RequestIdMiddleware(core)

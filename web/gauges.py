@@ -5,7 +5,7 @@ queue.
 What was read is kept for METRICS_CACHE_TTL_S seconds, so a storm of scrapes costs
 MariaDB and RabbitMQ one look per window. A source that cannot be read is counted in
 `wallet_metrics_collector_errors_total{source}` and left out; the scrape answers with
-the rest, never with a 500. `register()` puts the gauges beside `web.metrics`' counts.
+the rest, never with a 500. `register()` puts the gauges on `web.metrics.REGISTRY`.
 """
 import logging
 import threading
@@ -127,7 +127,7 @@ _registered = threading.Event()
 
 
 def register() -> None:
-    """Put the business gauges beside `web.metrics`' counts (once)."""
+    """Put the business gauges on `web.metrics.REGISTRY` (once)."""
     if not _registered.is_set():
-        metrics.read_at_scrape(COLLECTOR)
+        metrics.REGISTRY.register(COLLECTOR)
         _registered.set()

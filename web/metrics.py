@@ -5,10 +5,6 @@ request), accepted money requests by `payments`; the business gauges are collect
 each scrape by `web.gauges`. `GET /metrics` renders the registry with `exposition`.
 Label values are bounded: a route is the Bottle rule that matched (never the raw path),
 a method outside the usual few is "other".
-
-With several web processes (WEB_PROCESSES, web/prefork.py) each counts into the folder
-they share, prometheus_client's multiprocess mode, and whichever answers /metrics renders
-them all: counters and histograms summed, the waiting polls summed over live processes.
 """
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,15 +13,9 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
-    multiprocess,
 )
-from prometheus_client.registry import Collector
-
-import settings
 
 REGISTRY = CollectorRegistry()
-# What is read at each scrape rather than counted (web.gauges), beside REGISTRY's counts.
-_READ_AT_SCRAPE: list[Collector] = []
 # The route label of a request no rule matched (404, and 405 before routing).
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -38,10 +28,10 @@ HTTP_REQUESTS = Counter(
 HTTP_DURATION = Histogram(
     "http_request_duration_seconds", "Time to answer an HTTP request, by route and method.",
     ["route", "method"], buckets=DURATION_BUCKETS_S, registry=REGISTRY)
-# Set by web.polls as polls start and end.
+# Set to read polls.SLOTS by api.py.
 WAITING_POLLS = Gauge(
-    "wallet_waiting_polls", "`?wait=` polls holding a thread of the web processes now.",
-    registry=REGISTRY, multiprocess_mode="livesum")
+    "wallet_waiting_polls", "`?wait=` polls holding a thread of this web process now.",
+    registry=REGISTRY)
 ACCEPTED = Counter(
     "wallet_requests_accepted_total",
     "Money requests newly accepted (202, not replays), by type.", ["type"], registry=REGISTRY)
@@ -68,19 +58,6 @@ def accepted(kind: str) -> None:
     ACCEPTED.labels(kind).inc()
 
 
-def read_at_scrape(collector: Collector) -> None:
-    """Render `collector`'s metrics, read at each scrape, beside the counts."""
-    _READ_AT_SCRAPE.append(collector)
-    REGISTRY.register(collector)
-
-
 def exposition() -> tuple[bytes, str]:
-    """Every web process's metrics in the Prometheus text format, and its content type."""
-    if settings.WEB_PROCESSES == 1:
-        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
-    # The counts of every process, from their files, not this process's REGISTRY alone.
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    for collector in _READ_AT_SCRAPE:
-        registry.register(collector)
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    """The registry in the Prometheus text format, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -7,22 +7,16 @@ them for one user; a poll beyond either is answered at once with the request as 
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import settings
-from web import metrics
 
 
 class Slots:
-    """Counted places to wait, in total and per user.
+    """Counted places to wait, in total and per user."""
 
-    Parameters:
-      on_change: called with how many wait, each time that changes.
-    """
-
-    def __init__(self, *, total: int, per_user: int,
-                 on_change: Callable[[int], None] = lambda waiting: None) -> None:
-        self.total, self.per_user, self.on_change = total, per_user, on_change
+    def __init__(self, *, total: int, per_user: int) -> None:
+        self.total, self.per_user = total, per_user
         self.lock = threading.Lock()
         self.held: Counter[int] = Counter()
 
@@ -38,7 +32,6 @@ class Slots:
                        and self.held[user_id] < self.per_user)
             if granted:
                 self.held[user_id] += 1
-                self.on_change(sum(self.held.values()))
         try:
             yield granted
         finally:
@@ -47,8 +40,11 @@ class Slots:
                     self.held[user_id] -= 1
                     if not self.held[user_id]:
                         del self.held[user_id]
-                    self.on_change(sum(self.held.values()))
+
+    def waiting(self) -> int:
+        """How many polls wait now."""
+        with self.lock:
+            return sum(self.held.values())
 
 
-SLOTS = Slots(total=settings.MAX_WAITING_POLLS, per_user=settings.MAX_WAITING_POLLS_PER_USER,
-              on_change=metrics.WAITING_POLLS.set)
+SLOTS = Slots(total=settings.MAX_WAITING_POLLS, per_user=settings.MAX_WAITING_POLLS_PER_USER)

@@ -6,7 +6,6 @@ before it is buffered. What waitress answers itself (that 413, a malformed reque
 problem+json with an X-Request-Id like every other answer, not waitress's plain text.
 """
 import gc
-import socket
 import uuid
 from collections.abc import Callable
 
@@ -58,10 +57,10 @@ class Channel(HTTPChannel):
     error_task_class = ProblemErrorTask
 
 
-def serve(app: Callable, sock: socket.socket) -> None:
-    """Serve `app` on the listening socket `sock` until the process is stopped."""
+def serve(app: Callable) -> None:
+    """Serve `app` until the process is stopped."""
     server = waitress.create_server(
-        app, sockets=[sock], threads=settings.WEB_THREADS,
+        app, host=settings.WEB_HOST, port=settings.WEB_PORT, threads=settings.WEB_THREADS,
         # waitress's default of 100 connections stalls any load above it.
         connection_limit=settings.WEB_CONNECTION_LIMIT,
         # waitress refuses a body of this size or more (see the module docstring).
