@@ -141,12 +141,13 @@ USER_BY_ID = (f"SELECT {', '.join(USER_COLUMNS)} FROM users "
               "WHERE id = %s AND deleted_at IS NULL")
 
 
-# The caller and the door's wallets (wallets.DOOR_SQL's rows) in one round trip, for the
-# money requests, which need both: the user's row once per wallet found, or once with
-# NULLs beside it when none is.
-USER_WITH_DOOR_WALLETS = (f"SELECT {', '.join('u.' + c for c in USER_COLUMNS)}, w.* "
-                          f"FROM users u LEFT JOIN ({wallets.DOOR_SQL}) w ON TRUE "
-                          "WHERE u.id = %s AND u.deleted_at IS NULL")
+# The caller and the rows of another query (`{rows}`: the door's wallets, a hold) in one
+# round trip, for the money requests, which need both: the user's row once per row found,
+# or once with NULLs beside it when none is.
+USER_WITH = (f"SELECT {', '.join('u.' + c for c in USER_COLUMNS)}, x.* "
+             "FROM users u LEFT JOIN ({rows}) x ON TRUE "
+             "WHERE u.id = %s AND u.deleted_at IS NULL")
+USER_WITH_DOOR_WALLETS = USER_WITH.format(rows=wallets.DOOR_SQL)
 
 
 def _of_generation(row: tuple | None, generation: int) -> User:
@@ -182,13 +183,28 @@ def user_and_door_wallets(token: str, wallet_ids: list[int],
     Raises:
       Unauthorized: as user_for_token.
     """
+    user, rows = user_with(token, USER_WITH_DOOR_WALLETS, (wallet_ids[0], wallet_ids[-1]))
+    return user, {row[0]: wallets.DoorWallet(*row) for row in rows}
+
+
+def user_with(token: str, sql: str, params: tuple) -> tuple[User, list[tuple]]:
+    """`user_for_token(token)` and the rows of another query, in one query.
+
+    Parameters:
+      sql: USER_WITH formatted with that query (whose rows' first column is never NULL).
+      params: that query's parameters.
+
+    Returns:
+      The user, and the other query's rows.
+
+    Raises:
+      Unauthorized: as user_for_token.
+    """
     user_id, generation = auth.token_claims(token)
-    rows = db.execute_sql(USER_WITH_DOOR_WALLETS,
-                          (wallet_ids[0], wallet_ids[-1], user_id)).fetchall()
+    rows = db.execute_sql(sql, (*params, user_id)).fetchall()
     user = _of_generation(rows[0] if rows else None, generation)
     first = len(USER_COLUMNS)
-    return user, {row[first]: wallets.DoorWallet(*row[first:])
-                  for row in rows if row[first] is not None}
+    return user, [row[first:] for row in rows if row[first] is not None]
 
 
 def log_out(user: User) -> None:

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import orjson
 
-from accounts import resources
+from accounts import resources, users
 from errors import RowChanged
 from ledger.posting import ACTIVE, Hold
 from locking import STATE_COLUMNS, state_columns
 from locking.batch import Statement
-from models import PENDING, db, newest_first
+from models import PENDING, User, db, newest_first
 from models import Hold as HoldRow
 
 # The id of the hold inserted by `insert_pending`, for the statements after it.
@@ -30,6 +30,11 @@ UPDATE_SQL = ("UPDATE holds SET status = CASE id {status} END, "
 # Served by the (status, expires_at) index.
 DUE_SQL = ("SELECT id FROM holds WHERE status = 'active' AND expires_at <= %s "
            "ORDER BY expires_at LIMIT %s")
+# A hold as the API reads it: every field of the model, in its order (raw SQL: it is read
+# with its caller in one query, see caller_and_hold).
+ROW_FIELDS = HoldRow._meta.sorted_fields
+BY_ID_SQL = f"SELECT {', '.join(f.column_name for f in ROW_FIELDS)} FROM holds WHERE id = %s"
+CALLER_AND_HOLD_SQL = users.USER_WITH.format(rows=BY_ID_SQL)
 # A hold as a settlement reads it: what the rules need (as_rule_sees), then what the Hold
 # shows besides (an event carries it).
 HOLD_COLUMNS = ("h.id, h.user_id, h.wallet_id, h.to_wallet_id, h.currency, h.amount, "
@@ -116,14 +121,38 @@ def for_expiry(hold_ids: list[int]) -> tuple[list[tuple], list[tuple]]:
     return list(holds.values()), list(wallets.values())
 
 
+def _from_row(row: tuple) -> HoldRow:
+    return HoldRow(**{f.name: f.python_value(value)
+                      for f, value in zip(ROW_FIELDS, row, strict=True)})
+
+
 def by_id(hold_id: int) -> HoldRow | None:
     """Hold `hold_id`, read afresh."""
-    return HoldRow.get_or_none(HoldRow.id == hold_id)
+    row = db.execute_sql(BY_ID_SQL, (hold_id,)).fetchone()
+    return None if row is None else _from_row(row)
 
 
-def of_party(user_id: int, hold_id: int) -> HoldRow | None:
-    """Hold `hold_id` if the user is its payer or its recipient."""
-    hold = by_id(hold_id)
+def caller_and_hold(token: str, hold_id: int) -> tuple[User, dict[int, HoldRow]]:
+    """`accounts.users.user_for_token(token)` and `by_id(hold_id)` in one query.
+
+    Returns:
+      The user, and the hold by its id ({} when there is none), for `of_party`.
+
+    Raises:
+      Unauthorized: as user_for_token.
+    """
+    user, rows = users.user_with(token, CALLER_AND_HOLD_SQL, (hold_id,))
+    return user, {row[0]: _from_row(row) for row in rows}
+
+
+def of_party(user_id: int, hold_id: int,
+             found: dict[int, HoldRow] | None = None) -> HoldRow | None:
+    """Hold `hold_id` if the user is its payer or its recipient.
+
+    Parameters:
+      found: caller_and_hold's answer, if the caller already has it; else read here.
+    """
+    hold = by_id(hold_id) if found is None else found.get(hold_id)
     return hold if hold is not None and user_id in (hold.user_id, hold.to_user_id) else None
 
 

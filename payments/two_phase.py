@@ -75,7 +75,8 @@ def place_hold(user: User, *, key: str, wallet_id: int, amount: object,
     return accept_draft(user, key=key, fingerprint=fingerprint, door=door)
 
 
-def _active_hold_of_capturer(user: User, hold_id: int) -> Hold:
+def _active_hold_of_capturer(user: User, hold_id: int,
+                             found: dict[int, Hold] | None) -> Hold:
     """The hold, if the caller may capture or void it and it is still active.
 
     Raises:
@@ -83,7 +84,7 @@ def _active_hold_of_capturer(user: User, hold_id: int) -> Hold:
       Forbidden: the caller is the payer of a hold with a recipient.
       HoldNotActive: it is not active, or its time is up.
     """
-    hold = holds.of_party(user.id, hold_id)
+    hold = holds.of_party(user.id, hold_id, found)
     if hold is None:
         raise HoldNotFound(f"No hold {hold_id}.")
     # With a recipient, the recipient decides (as a merchant does); otherwise the payer.
@@ -99,9 +100,12 @@ def _active_hold_of_capturer(user: User, hold_id: int) -> Hold:
 
 def capture(user: User, *, key: str, hold_id: int, amount: object = None,
             final: object = None, details: Details = NO_DETAILS,
-            ) -> tuple[TransactionRequest, bool]:
+            found: dict[int, Hold] | None = None) -> tuple[TransactionRequest, bool]:
     """Accept a capture of (part of) an active hold: to its recipient as a transfer, or out
     of the service as a withdrawal; `amount` None means all that remains now.
+
+    Parameters:
+      found: holds.caller_and_hold's answer, if the caller already has it.
 
     Raises:
       ValidationError, HoldNotFound, Forbidden, HoldNotActive, InvalidAmount, ExceedsHold,
@@ -114,7 +118,7 @@ def capture(user: User, *, key: str, hold_id: int, amount: object = None,
         "final": bool(final), **details.fingerprinted()})
 
     def door() -> Draft:
-        hold = _active_hold_of_capturer(user, hold_id)
+        hold = _active_hold_of_capturer(user, hold_id, found)
         remaining = hold.amount - hold.captured
         minor = remaining if amount is None else parse_amount(amount, hold.currency)
         if minor > remaining:
@@ -130,8 +134,12 @@ def capture(user: User, *, key: str, hold_id: int, amount: object = None,
     return accept_draft(user, key=key, fingerprint=fingerprint, door=door)
 
 
-def void(user: User, *, key: str, hold_id: int) -> tuple[TransactionRequest, bool]:
+def void(user: User, *, key: str, hold_id: int,
+         found: dict[int, Hold] | None = None) -> tuple[TransactionRequest, bool]:
     """Accept the void of an active hold; the request's amount is what remains now.
+
+    Parameters:
+      found: holds.caller_and_hold's answer, if the caller already has it.
 
     Raises:
       HoldNotFound, Forbidden, HoldNotActive, IdempotencyKeyReused.
@@ -139,7 +147,7 @@ def void(user: User, *, key: str, hold_id: int) -> tuple[TransactionRequest, boo
     fingerprint = idempotency.fingerprint(f"POST /v1/holds/{hold_id}/void", {})
 
     def door() -> Draft:
-        hold = _active_hold_of_capturer(user, hold_id)
+        hold = _active_hold_of_capturer(user, hold_id, found)
         return Draft(VOID, hold.currency, hold.amount - hold.captured, 0, hold.wallet_id,
                      NO_DETAILS, to_wallet_id=hold.to_wallet_id, hold_id=hold.id)
 

@@ -7,7 +7,8 @@ import contextlib
 import ipaddress
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import bottle
 
@@ -28,6 +29,9 @@ from errors import (
 from infra import logs
 from models import User
 from money import JsonNumber, is_text, not_an_amount
+
+# What a route reads with its caller in one query (current_user_and).
+Found = TypeVar("Found")
 
 VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}", re.ASCII)
 JSON_TYPE = "application/json"
@@ -249,7 +253,20 @@ def current_user_and_door_wallets(wallet_ids: list[int] | None,
     """
     if wallet_ids is None:
         return current_user(), None
-    user, found = users.user_and_door_wallets(_bearer_token(), wallet_ids)
+    return current_user_and(lambda token: users.user_and_door_wallets(token, wallet_ids))
+
+
+def current_user_and(read: Callable[[str], tuple[User, Found]]) -> tuple[User, Found]:
+    """current_user(), and what `read` reads with it in the same query.
+
+    Parameters:
+      read: given the bearer token, its user and more in one query (as
+        users.user_and_door_wallets, holds.caller_and_hold).
+
+    Raises:
+      Unauthorized: as current_user.
+    """
+    user, found = read(_bearer_token())
     logs.add(user_id=user.id)
     return user, found
 

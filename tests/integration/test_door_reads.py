@@ -1,24 +1,42 @@
-"""A money request reads its caller and the wallets it names in one query: that query
-answers exactly what the two it replaces answered (accounts.users.user_for_token and
-accounts.wallets.at_the_door), and the door handed its answer reads no wallet again.
+"""A money request reads its caller and the wallets (or the hold) it names in one query:
+that query answers exactly what the two it replaces answered (accounts.users.user_for_token
+and accounts.wallets.at_the_door or payments.holds.by_id), and the door handed its answer
+reads no wallet or hold again.
 
 Real MariaDB; the statements a call runs are counted with MariaDB's own session counter.
 """
 import pytest
 
 from accounts import users, wallets
-from errors import Unauthorized, WalletNotFound
+from errors import HoldNotFound, Unauthorized, WalletNotFound
 from ledger.system import EXTERNAL, system_wallet_id
-from models import User, Wallet, utcnow
-from payments import door, two_phase
+from models import Hold, User, Wallet, utcnow
+from payments import door, holds, two_phase
 from tests.helpers import unique
-from tests.integration.factories import funded, new_wallet, session_count, signed_up, token_for
+from tests.integration.factories import (
+    accept,
+    active_hold,
+    funded,
+    new_wallet,
+    reloaded,
+    session_count,
+    settled,
+    signed_up,
+    token_for,
+)
 
 
 def selects(call) -> int:
     """The SELECT statements this connection ran while `call` ran (give or take the
     counting itself, the same for every call)."""
     return session_count("Com_select", call)
+
+
+def funded_of(user: User, currency: str = "USD") -> Wallet:
+    """A wallet of `user`, credited by a settled deposit of 10.00."""
+    wallet = new_wallet(user, currency)
+    settled(accept(wallet, "deposit", "10.00"))
+    return reloaded(wallet)
 
 
 def closed_wallet() -> Wallet:
@@ -117,3 +135,67 @@ def test_a_hold_handed_an_answer_without_its_recipient_is_refused_as_not_found()
         two_phase.place_hold(source.user, key=unique("k"), wallet_id=source.id, amount="1.00",
                              to_wallet_id=target.id,
                              found=wallets.at_the_door([source.id]))
+
+
+@pytest.mark.parametrize("case", ["the caller's", "for the caller", "another's", "no such hold"])
+def test_the_caller_and_the_hold_read_together_are_what_the_two_reads_return(case):
+    # Given a user, and a hold of each kind: placed by them, for them, between others, none
+    user = signed_up()
+    token = token_for(user)
+    # (one live wallet per currency: the caller pays in EUR and is paid in USD)
+    source, theirs = funded_of(user, "EUR"), new_wallet(None, "EUR")
+    mine = new_wallet(user)
+    hold_id = {"the caller's": lambda: active_hold(source, "1.00", to=theirs).id,
+               "for the caller": lambda: active_hold(funded("10.00"), "1.00", to=mine).id,
+               "another's": lambda: active_hold(funded("10.00"), "1.00").id,
+               "no such hold": lambda: Hold.select().order_by(Hold.id.desc()).first().id
+               + 1000}[case]()
+    # When the caller and the hold are read in one query
+    caller, found = holds.caller_and_hold(token, hold_id)
+    # Then the user is the token's, and the hold is what reading it alone gives
+    assert caller.id == user.id and caller.email == users.user_for_token(token).email
+    alone = holds.by_id(hold_id)
+    assert (found[hold_id].__data__ if found else None) == \
+        (alone.__data__ if alone is not None else None)
+    assert (hold_id in found) is (case != "no such hold")
+    # And the party check on what was handed agrees with the one that reads
+    party = case in ("the caller's", "for the caller")
+    assert (holds.of_party(user.id, hold_id, found) is not None) is party
+    assert (holds.of_party(user.id, hold_id) is not None) is party
+
+
+def test_a_revoked_token_reads_no_hold():
+    user = signed_up()
+    token = token_for(user)
+    hold = active_hold(funded_of(user), "1.00")
+    users.log_out(user)
+    with pytest.raises(Unauthorized):
+        holds.caller_and_hold(token, hold.id)
+
+
+@pytest.mark.parametrize("kind", ["capture", "void"])
+def test_a_capture_or_void_handed_its_hold_reads_none_at_the_door(kind):
+    # Given two active holds for a recipient, and the first read with its recipient
+    recipient = signed_up()
+    target = new_wallet(recipient)
+    first, second = (active_hold(funded("10.00"), "1.00", to=target) for _ in range(2))
+    _, found = holds.caller_and_hold(token_for(recipient), first.id)
+
+    def decide(hold_id, **given):
+        call = two_phase.capture if kind == "capture" else two_phase.void
+        request, replayed = call(recipient, key=unique("k"), hold_id=hold_id, **given)
+        assert not replayed and request.status == "pending" and request.type == kind
+
+    # When the first is decided on what was handed, and the second reading its hold
+    handed = selects(lambda: decide(first.id, found=found))
+    read_itself = selects(lambda: decide(second.id))
+    # Then the first ran one SELECT fewer (the hold's)
+    assert read_itself - handed == 1
+
+
+def test_a_capture_handed_an_answer_without_its_hold_is_refused_as_not_found():
+    target = new_wallet()
+    hold = active_hold(funded("10.00"), "1.00", to=target)
+    with pytest.raises(HoldNotFound):
+        two_phase.capture(User.get_by_id(target.user_id), key=unique("k"), hold_id=hold.id,
+                          found={})

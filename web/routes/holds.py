@@ -9,6 +9,7 @@ from web import views
 from web.http import json_response
 from web.inputs import (
     current_user,
+    current_user_and,
     current_user_and_door_wallets,
     field_error,
     idempotency_key,
@@ -43,9 +44,10 @@ def post_hold(wallet_id):
 
 @routes.get("/v1/holds/<hold_id>")
 def get_hold(hold_id):
-    user = current_user()
-    hold_id = path_id(hold_id, HoldNotFound)
-    hold = holds.of_party(user.id, hold_id)
+    with signed_in_first():
+        hold_id = path_id(hold_id, HoldNotFound)
+    user, found = current_user_and(lambda token: holds.caller_and_hold(token, hold_id))
+    hold = holds.of_party(user.id, hold_id, found)
     if hold is None:
         raise HoldNotFound(f"No hold {hold_id}.")
     return json_response(200, views.hold(hold))
@@ -78,17 +80,22 @@ def get_holds():
 
 @routes.post("/v1/holds/<hold_id>/captures")
 def post_capture(hold_id):
-    user = current_user()
-    key = idempotency_key()
-    doc = read_json(allowed={"amount", "final"} | DETAILS)
-    return accepted(*two_phase.capture(user, key=key, hold_id=path_id(hold_id, HoldNotFound),
-                                       **optional_fields(doc, "amount", "final"),
-                                       details=details_of(doc)))
+    # As post_hold: the caller and the hold in one query, once the key and body are read.
+    with signed_in_first():
+        key = idempotency_key()
+        doc = read_json(allowed={"amount", "final"} | DETAILS)
+        hold = path_id(hold_id, HoldNotFound)
+        optional = optional_fields(doc, "amount", "final")
+    user, found = current_user_and(lambda token: holds.caller_and_hold(token, hold))
+    return accepted(*two_phase.capture(user, key=key, hold_id=hold, **optional,
+                                       details=details_of(doc), found=found))
 
 
 @routes.post("/v1/holds/<hold_id>/void")
 def post_void(hold_id):
-    user = current_user()
-    key = idempotency_key()
-    read_json(allowed=set())
-    return accepted(*two_phase.void(user, key=key, hold_id=path_id(hold_id, HoldNotFound)))
+    with signed_in_first():
+        key = idempotency_key()
+        read_json(allowed=set())
+        hold = path_id(hold_id, HoldNotFound)
+    user, found = current_user_and(lambda token: holds.caller_and_hold(token, hold))
+    return accepted(*two_phase.void(user, key=key, hold_id=hold, found=found))
