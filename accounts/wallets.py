@@ -93,13 +93,6 @@ def at_the_door(ids: list[int]) -> dict[int, DoorWallet]:
     return {row[0]: DoorWallet(*row) for row in rows}
 
 
-def owner_of(wallet_id: int) -> int | None:
-    """The user a wallet belongs (or belonged, before it closed) to; None for a system
-    account or no wallet."""
-    row = Wallet.select(Wallet.user_id).where(Wallet.id == wallet_id).tuples().first()
-    return row[0] if row else None
-
-
 def owned(user: User, wallet_id: int) -> bool:
     """Whether `wallet_id` is, or was before it closed, one of the user's wallets."""
     return Wallet.select().where((Wallet.id == wallet_id) & (Wallet.user == user)).exists()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from peewee import SQL, NodeList, Value, fn
 
 from errors import AlreadySettled, RowChanged
-from ledger.posting import CAPTURE, EXPIRE, TRANSFER, Outcome
+from ledger.posting import EXPIRE, Outcome
 from locking import STATE_COLUMNS, state_columns
 from locking.batch import Statement
 from models import (
@@ -21,7 +21,6 @@ from models import (
     SUCCEEDED,
     Transaction,
     TransactionRequest,
-    Wallet,
     db,
     utcnow,
 )
@@ -65,8 +64,6 @@ COUNT_SQL = ("SELECT status, COUNT(*) FROM transaction_requests "
              "FORCE INDEX (requests_status_created) GROUP BY status")
 OLDEST_SQL = "SELECT MIN(created_at) FROM transaction_requests WHERE status = 'pending'"
 FAILURES_SHOWN = 20
-# The requests whose recipient may read and refund them (a capture only with a recipient).
-RECEIVED_TYPES = (TRANSFER, CAPTURE)
 MAX_SWEEP_GAP_S = 300
 
 
@@ -125,16 +122,6 @@ def insert(user_id: int, *, type: str, currency: str, amount: int, fee: int, wal
               *(() if variable else (hold_id,)), refund_of, capture_final, description,
               metadata, trace_id, now)
     return Statement(INSERT_SQL.format(hold_id=hold_id if variable else "%s"), params)
-
-
-def visible_to(user_id: int, request_id: int) -> TransactionRequest | None:
-    """Request `request_id` if the user made it or received it (the recipient of a
-    transfer or capture may read it: its id reaches them in the notification)."""
-    recipient = Wallet.select(Wallet.user_id).where(Wallet.id == TransactionRequest.to_wallet)
-    return TransactionRequest.get_or_none(
-        (TransactionRequest.id == request_id) &
-        ((TransactionRequest.user == user_id) |
-         (TransactionRequest.type.in_(RECEIVED_TYPES) & (recipient == user_id))))
 
 
 def by_id(request_id: int) -> TransactionRequest:

@@ -9,19 +9,23 @@ import time
 from errors import RequestNotFound
 from infra import wake, wallet_cache
 from models import PENDING, TransactionRequest, User
-from payments import requests
+from payments import visible
 
 
-def read(user: User, request_id: int) -> TransactionRequest:
+def read(user: User, request_id: int,
+         found: dict[int, visible.Seen] | None = None) -> TransactionRequest:
     """The caller's request, or one it received (a transfer or capture to its wallet).
+
+    Parameters:
+      found: visible.caller_and_request's answer, if the caller already has it.
 
     Raises:
       RequestNotFound: also for anyone else's request.
     """
-    request = requests.visible_to(user.id, request_id)
-    if request is None:
+    seen = visible.seen_by(user.id, request_id, found)
+    if seen is None:
         raise RequestNotFound(f"No request {request_id}.")
-    return request
+    return seen.request
 
 
 def until_settled(user: User, request_id: int, *, wait_s: float) -> TransactionRequest:

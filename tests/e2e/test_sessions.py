@@ -120,9 +120,9 @@ def test_username_edits_racing_a_password_change_never_restore_the_old_password(
         assert res.status_code == 200, f"trial {trial}: the new password was lost: {res.text}"
 
 
-# Money requests, holds, captures and voids read their key and body before their caller (to
-# read the caller and the wallets or the hold they name in one query): whatever else is
-# wrong, a logged-out token hears 401.
+# Money requests, holds, captures, voids and refunds read their key and body before their
+# caller (to read the caller and the wallets, hold or request they name in one query):
+# whatever else is wrong, a logged-out token hears 401.
 REFUSALS = {
     "nothing else": {},
     "no Idempotency-Key": {"key": None},
@@ -134,7 +134,7 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("kind", ["transfer", "deposit", "withdrawal", "hold", "capture",
-                                  "void"])
+                                  "void", "refund"])
 @pytest.mark.parametrize("refusal", REFUSALS)
 def test_a_logged_out_token_is_401_on_a_money_post_whatever_else_is_wrong(client, other, kind,
                                                                          refusal):
@@ -153,9 +153,11 @@ def test_a_logged_out_token_is_401_on_a_money_post_whatever_else_is_wrong(client
     body = {"amount": "1.00", **case.get("extra", {})}
     if kind == "transfer":
         path, body = "/v1/transfers", {**body, "from_wallet_id": ids[0], "to_wallet_id": ids[1]}
-    elif kind in ("capture", "void"):  # of a hold id that exists or not: 401 comes first
-        path = f"/v1/holds/{'h' if case.get('ids_as_text') else ''}{ids[0]}/" + \
-            ("captures" if kind == "capture" else "void")
+    elif kind in ("capture", "void", "refund"):  # of an id that exists or not: 401 first
+        letter, rest = {"capture": ("h", "/v1/holds/{}/captures"),
+                        "void": ("h", "/v1/holds/{}/void"),
+                        "refund": ("r", "/v1/requests/{}/refunds")}[kind]
+        path = rest.format(f"{letter if case.get('ids_as_text') else ''}{ids[0]}")
         if kind == "void":
             body = case.get("extra", {})
     else:
@@ -171,18 +173,21 @@ def test_a_logged_out_token_is_401_on_a_money_post_whatever_else_is_wrong(client
     assert client.call("GET", "/v1/requests").json()["items"] == []
 
 
-@pytest.mark.parametrize("path", ["/v1/holds/{hold}", "/v1/holds/h{hold}",
-                                  "/v1/holds/{missing}"])
-def test_a_logged_out_token_is_401_on_reading_a_hold_whatever_its_id(client, other, path):
+@pytest.mark.parametrize("path", ["/v1/holds/{hold}", "/v1/holds/h{hold}", "/v1/holds/{missing}",
+                                  "/v1/requests/{request}", "/v1/requests/r{request}",
+                                  "/v1/requests/{missing}?wait=1", "/v1/requests/{request}?wait=x"])
+def test_a_logged_out_token_is_401_on_reading_a_hold_or_request_whatever_its_id(client, path):
     # Given a hold the user placed, and a token of theirs that was logged out
     wallet = client.open_wallet()["id"]
     client.deposit(wallet, "10.00")
-    hold = client.move(f"/v1/wallets/{wallet}/holds", {"amount": "1.00"})["hold_id"]
+    placed = client.move(f"/v1/wallets/{wallet}/holds", {"amount": "1.00"})
     token = token_of(client)
     assert Client(client.base).call("POST", "/v1/auth/logout", headers={
         "Authorization": f"Bearer {token}"}).status_code == 204
-    # When that token reads the hold, a malformed id or one that does not exist
-    res = Client(client.base).call("GET", path.format(hold=hold, missing=hold + 10**9),
-                                   headers={"Authorization": f"Bearer {token}"})
-    # Then it is 401 every time, never a 404 that tells ids apart
+    # When that token reads the hold or its request: by its id, a malformed id, one that
+    # does not exist, or with a malformed wait
+    res = Client(client.base).call("GET", path.format(
+        hold=placed["hold_id"], request=placed["id"], missing=placed["id"] + 10**9),
+        headers={"Authorization": f"Bearer {token}"})
+    # Then it is 401 every time, never a 404 or 422 that tells ids or inputs apart
     assert is_problem(res, 401, "unauthorized"), res.text

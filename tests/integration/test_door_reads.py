@@ -8,16 +8,19 @@ Real MariaDB; the statements a call runs are counted with MariaDB's own session 
 import pytest
 
 from accounts import users, wallets
-from errors import HoldNotFound, Unauthorized, WalletNotFound
+from errors import HoldNotFound, RequestNotFound, Unauthorized, WalletNotFound
 from ledger.system import EXTERNAL, system_wallet_id
-from models import Hold, User, Wallet, utcnow
-from payments import door, holds, two_phase
+from models import Hold, TransactionRequest, User, Wallet, utcnow
+from payments import door, holds, refunds, two_phase, visible, waits
 from tests.helpers import unique
 from tests.integration.factories import (
     accept,
+    accept_transfer,
     active_hold,
+    capture,
     funded,
     new_wallet,
+    refund,
     reloaded,
     session_count,
     settled,
@@ -152,9 +155,9 @@ def test_the_caller_and_the_hold_read_together_are_what_the_two_reads_return(cas
                + 1000}[case]()
     # When the caller and the hold are read in one query
     caller, found = holds.caller_and_hold(token, hold_id)
-    # Then the user is the token's, and the hold is what reading it alone gives
+    # Then the user is the token's, and the hold is what the ORM reads of it alone
     assert caller.id == user.id and caller.email == users.user_for_token(token).email
-    alone = holds.by_id(hold_id)
+    alone = Hold.get_or_none(Hold.id == hold_id)
     assert (found[hold_id].__data__ if found else None) == \
         (alone.__data__ if alone is not None else None)
     assert (hold_id in found) is (case != "no such hold")
@@ -199,3 +202,89 @@ def test_a_capture_handed_an_answer_without_its_hold_is_refused_as_not_found():
     with pytest.raises(HoldNotFound):
         two_phase.capture(User.get_by_id(target.user_id), key=unique("k"), hold_id=hold.id,
                           found={})
+
+
+def orm_visible(user_id: int, request_id: int) -> TransactionRequest | None:
+    """What a request's parties may read, as the ORM query it replaced read it: the caller's
+    own, or a transfer or capture to a wallet of theirs."""
+    recipient = Wallet.select(Wallet.user_id).where(Wallet.id == TransactionRequest.to_wallet)
+    return TransactionRequest.get_or_none(
+        (TransactionRequest.id == request_id) &
+        ((TransactionRequest.user == user_id) |
+         (TransactionRequest.type.in_(("transfer", "capture")) & (recipient == user_id))))
+
+
+@pytest.mark.parametrize("case", ["made by the caller", "a transfer to the caller",
+                                  "a capture to the caller", "a refund to the caller",
+                                  "a transfer between others", "no such request"])
+def test_the_caller_and_the_request_read_together_are_what_the_orm_reads(case):
+    # Given a user with two wallets, and a request of each kind
+    user = signed_up()
+    token = token_for(user)
+    mine, payer = funded_of(user, "EUR"), funded("10.00")
+    usd = new_wallet(user)
+
+    def refund_to_caller() -> int:
+        paid = settled(accept_transfer(mine, new_wallet(None, "EUR"), "2.00"))
+        return refund(paid).id
+
+    request_id = {
+        "made by the caller": lambda: accept(mine, "withdrawal", "1.00").id,
+        "a transfer to the caller": lambda: accept_transfer(payer, usd, "1.00").id,
+        "a capture to the caller": lambda: capture(active_hold(payer, "1.00", to=usd)).id,
+        "a refund to the caller": refund_to_caller,
+        "a transfer between others": lambda: accept_transfer(payer, new_wallet(), "1.00").id,
+        "no such request": lambda: TransactionRequest.select().order_by(
+            TransactionRequest.id.desc()).first().id + 1000}[case]()
+    # When the caller and the request are read in one query, and the request alone
+    caller, found = visible.caller_and_request(token, request_id)
+    alone = visible.seen_by(user.id, request_id)
+    # Then the user is the token's, and both reads show what the ORM shows the caller
+    assert caller.id == user.id and caller.email == users.user_for_token(token).email
+    expected = orm_visible(user.id, request_id)
+    for seen in (found.get(request_id), alone):
+        assert (seen.request.__data__ if seen else None) == \
+            (expected.__data__ if expected else None)
+    assert (expected is not None) is (case in ("made by the caller", "a transfer to the caller",
+                                               "a capture to the caller"))
+    # And the recipient is named: the caller for what they received
+    if case in ("a transfer to the caller", "a capture to the caller"):
+        assert found[request_id].recipient_user_id == user.id
+
+
+def test_a_revoked_token_reads_no_request():
+    user = signed_up()
+    token = token_for(user)
+    request = accept(funded_of(user), "withdrawal", "1.00")
+    users.log_out(user)
+    with pytest.raises(Unauthorized):
+        visible.caller_and_request(token, request.id)
+
+
+def test_a_refund_or_a_read_handed_its_request_reads_none_again():
+    # Given two transfers received by a user, the first read with its recipient
+    recipient = signed_up()
+    target = new_wallet(recipient)
+    first, second = (settled(accept_transfer(funded("10.00"), target, "2.00")) for _ in range(2))
+    _, found = visible.caller_and_request(token_for(recipient), first.id)
+
+    def refund_of(request_id, **given):
+        request, replayed = refunds.refund(recipient, key=unique("k"), request_id=request_id,
+                                           amount="1.00", **given)
+        assert not replayed and request.type == "refund"
+
+    # When the first is refunded on what was handed, and the second reading its request
+    handed = selects(lambda: refund_of(first.id, found=found))
+    read_itself = selects(lambda: refund_of(second.id))
+    # Then the first ran one SELECT fewer (the request with its recipient's owner)
+    assert read_itself - handed == 1
+    # And a read of the request handed its answer runs no SELECT at all
+    assert selects(lambda: waits.read(recipient, first.id, found)) == 0
+    assert selects(lambda: waits.read(recipient, first.id)) == 1
+
+
+def test_a_refund_handed_an_answer_without_its_request_is_refused_as_not_found():
+    recipient = signed_up()
+    paid = settled(accept_transfer(funded("10.00"), new_wallet(recipient), "2.00"))
+    with pytest.raises(RequestNotFound):
+        refunds.refund(recipient, key=unique("k"), request_id=paid.id, found={})

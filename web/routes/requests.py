@@ -3,17 +3,19 @@ import hashlib
 
 from errors import RequestNotFound
 from models import PENDING
-from payments import history, refunds, waits
+from payments import history, refunds, visible, waits
 from payments.history import RequestFilters
 from web import polls, views
 from web.filters import request_filters
 from web.http import json_response
 from web.inputs import (
     current_user,
+    current_user_and,
     idempotency_key,
     optional_fields,
     path_id,
     read_json,
+    signed_in_first,
     wait_seconds,
 )
 from web.pages import page_args, rendered_page
@@ -27,10 +29,12 @@ RETRY_POLL_S = 1
 
 @routes.get("/v1/requests/<request_id>", query={"wait"})
 def get_request(request_id):
-    user = current_user()
-    wait_s = wait_seconds()
-    request_id = path_id(request_id, RequestNotFound)
-    request = waits.read(user, request_id)
+    # The caller and the request in one query (payments/visible.py); 401 still comes first.
+    with signed_in_first():
+        wait_s = wait_seconds()
+        request_id = path_id(request_id, RequestNotFound)
+    user, found = current_user_and(lambda token: visible.caller_and_request(token, request_id))
+    request = waits.read(user, request_id, found)
     headers = None
     if request.status == PENDING and wait_s:
         with polls.SLOTS.take(user.id) as granted:
@@ -58,8 +62,11 @@ def get_requests():
 
 @routes.post("/v1/requests/<request_id>/refunds")
 def post_refund(request_id):
-    user = current_user()
-    key = idempotency_key()
-    doc = read_json(allowed={"amount"} | DETAILS)
-    return accepted(*refunds.refund(user, key=key, request_id=path_id(request_id, RequestNotFound),
-                                    **optional_fields(doc, "amount"), details=details_of(doc)))
+    with signed_in_first():
+        key = idempotency_key()
+        doc = read_json(allowed={"amount"} | DETAILS)
+        original = path_id(request_id, RequestNotFound)
+        optional = optional_fields(doc, "amount")
+    user, found = current_user_and(lambda token: visible.caller_and_request(token, original))
+    return accepted(*refunds.refund(user, key=key, request_id=original, **optional,
+                                    details=details_of(doc), found=found))
