@@ -1,6 +1,8 @@
 """Users: sign-up, login and its throttling, tokens of a generation, profile changes."""
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import peewee
 
@@ -137,6 +139,8 @@ def log_in(*, email: str, password: str, ip: str, user_agent: str) -> tuple[str,
 
 USER_COLUMNS = ("id", "email", "username", "password_hash", "token_generation", "created_at",
                 "updated_at")
+# One row of the query read with the caller (user_with).
+Row = TypeVar("Row")
 USER_BY_ID = (f"SELECT {', '.join(USER_COLUMNS)} FROM users "
               "WHERE id = %s AND deleted_at IS NULL")
 
@@ -183,19 +187,21 @@ def user_and_door_wallets(token: str, wallet_ids: list[int],
     Raises:
       Unauthorized: as user_for_token.
     """
-    user, rows = user_with(token, USER_WITH_DOOR_WALLETS, (wallet_ids[0], wallet_ids[-1]))
-    return user, {row[0]: wallets.DoorWallet(*row) for row in rows}
+    return user_with(token, USER_WITH_DOOR_WALLETS, (wallet_ids[0], wallet_ids[-1]),
+                     lambda row: wallets.DoorWallet(*row))
 
 
-def user_with(token: str, sql: str, params: tuple) -> tuple[User, list[tuple]]:
+def user_with(token: str, sql: str, params: tuple,
+              make: Callable[[tuple], Row]) -> tuple[User, dict[int, Row]]:
     """`user_for_token(token)` and the rows of another query, in one query.
 
     Parameters:
-      sql: USER_WITH formatted with that query (whose rows' first column is never NULL).
+      sql: USER_WITH formatted with that query, whose rows start with their id.
       params: that query's parameters.
+      make: what one of its rows is.
 
     Returns:
-      The user, and the other query's rows.
+      The user, and the other query's rows by id ({} when it found none).
 
     Raises:
       Unauthorized: as user_for_token.
@@ -204,7 +210,7 @@ def user_with(token: str, sql: str, params: tuple) -> tuple[User, list[tuple]]:
     rows = db.execute_sql(sql, (*params, user_id)).fetchall()
     user = _of_generation(rows[0] if rows else None, generation)
     first = len(USER_COLUMNS)
-    return user, [row[first:] for row in rows if row[first] is not None]
+    return user, {row[first]: make(row[first:]) for row in rows if row[first] is not None}
 
 
 def log_out(user: User) -> None:

@@ -30,10 +30,9 @@ UPDATE_SQL = ("UPDATE holds SET status = CASE id {status} END, "
 # Served by the (status, expires_at) index.
 DUE_SQL = ("SELECT id FROM holds WHERE status = 'active' AND expires_at <= %s "
            "ORDER BY expires_at LIMIT %s")
-# A hold as the API reads it: every field of the model, in its order (raw SQL: it is read
-# with its caller in one query, see caller_and_hold).
-ROW_FIELDS = HoldRow._meta.sorted_fields
-BY_ID_SQL = f"SELECT {', '.join(f.column_name for f in ROW_FIELDS)} FROM holds WHERE id = %s"
+# A hold as the API reads it (raw SQL: it is read with its caller in one query, see
+# caller_and_hold).
+BY_ID_SQL = f"SELECT {HoldRow.columns('h')} FROM holds h WHERE h.id = %s"
 CALLER_AND_HOLD_SQL = users.USER_WITH.format(rows=BY_ID_SQL)
 # A hold as a settlement reads it: what the rules need (as_rule_sees), then what the Hold
 # shows besides (an event carries it).
@@ -121,15 +120,10 @@ def for_expiry(hold_ids: list[int]) -> tuple[list[tuple], list[tuple]]:
     return list(holds.values()), list(wallets.values())
 
 
-def _from_row(row: tuple) -> HoldRow:
-    return HoldRow(**{f.name: f.python_value(value)
-                      for f, value in zip(ROW_FIELDS, row, strict=True)})
-
-
 def by_id(hold_id: int) -> HoldRow | None:
     """Hold `hold_id`, read afresh."""
     row = db.execute_sql(BY_ID_SQL, (hold_id,)).fetchone()
-    return None if row is None else _from_row(row)
+    return None if row is None else HoldRow.from_row(row)
 
 
 def caller_and_hold(token: str, hold_id: int) -> tuple[User, dict[int, HoldRow]]:
@@ -141,8 +135,7 @@ def caller_and_hold(token: str, hold_id: int) -> tuple[User, dict[int, HoldRow]]
     Raises:
       Unauthorized: as user_for_token.
     """
-    user, rows = users.user_with(token, CALLER_AND_HOLD_SQL, (hold_id,))
-    return user, {row[0]: _from_row(row) for row in rows}
+    return users.user_with(token, CALLER_AND_HOLD_SQL, (hold_id,), HoldRow.from_row)
 
 
 def of_party(user_id: int, hold_id: int,

@@ -239,10 +239,15 @@ def test_the_caller_and_the_request_read_together_are_what_the_orm_reads(case):
     # When the caller and the request are read in one query, and the request alone
     caller, found = visible.caller_and_request(token, request_id)
     alone = visible.seen_by(user.id, request_id)
-    # Then the user is the token's, and both reads show what the ORM shows the caller
+    # Then the user is the token's, and the joined read holds the request as the ORM reads
+    # it, whoever may see it
     assert caller.id == user.id and caller.email == users.user_for_token(token).email
+    row = TransactionRequest.get_or_none(TransactionRequest.id == request_id)
+    assert (found[request_id].request.__data__ if request_id in found else None) == \
+        (row.__data__ if row else None)
+    # And on what was handed as on its own read, the caller sees what the ORM query shows
     expected = orm_visible(user.id, request_id)
-    for seen in (found.get(request_id), alone):
+    for seen in (visible.seen_by(user.id, request_id, found), alone):
         assert (seen.request.__data__ if seen else None) == \
             (expected.__data__ if expected else None)
     assert (expected is not None) is (case in ("made by the caller", "a transfer to the caller",
