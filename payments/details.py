@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from errors import ValidationError
-from money import is_text
+from money import NOT_FREE_TEXT, is_free_text, is_text
 
 MAX_DESCRIPTION_CHARS = 255
 MAX_METADATA_KEYS = 20
@@ -45,7 +45,8 @@ def parse_details(description: object = None, metadata: object = None) -> Detail
     Parameters:
       description: a string of at most 255 characters, or None.
       metadata: an object of at most 20 keys, each 1-40 characters of [A-Za-z0-9_.-], each
-        value a string of at most 500 characters; or None.
+        value a string of at most 500 characters; or None. Neither string may hold a
+        control character but tab, line feed and carriage return (money.is_free_text).
 
     Raises:
       ValidationError: naming the field (`metadata.KEY` for a bad value).
@@ -53,6 +54,8 @@ def parse_details(description: object = None, metadata: object = None) -> Detail
     if description is not None:
         if not is_text(description):
             raise _refuse("description", "must be a string")
+        if not is_free_text(description):
+            raise _refuse("description", NOT_FREE_TEXT)
         if len(description) > MAX_DESCRIPTION_CHARS:
             raise _refuse("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters")
     if metadata is None:
@@ -67,6 +70,8 @@ def parse_details(description: object = None, metadata: object = None) -> Detail
                                       "A-Z, a-z, 0-9, '_', '.' or '-'")
         if not is_text(value):
             raise _refuse(f"metadata.{key}", "must be a string")
+        if not is_free_text(value):
+            raise _refuse(f"metadata.{key}", NOT_FREE_TEXT)
         if len(value) > MAX_METADATA_VALUE_CHARS:
             raise _refuse(f"metadata.{key}",
                           f"must be at most {MAX_METADATA_VALUE_CHARS} characters")

@@ -17,7 +17,7 @@ from accounts import events
 from errors import TooManyWebhooks, ValidationError, WebhookNotFound
 from infra import idempotency
 from models import User, Webhook, WebhookDelivery, db, newest_first, utcnow
-from money import is_text
+from money import NOT_FREE_TEXT, is_free_text, is_text
 from webhooks.urls import checked_url
 
 ENDPOINT = "POST /v1/webhooks"
@@ -57,6 +57,8 @@ def description_of(value: object) -> str | None:
     if value is not None and (not is_text(value) or len(value) > MAX_DESCRIPTION_CHARS):
         raise _refuse("description", f"must be a string of at most {MAX_DESCRIPTION_CHARS} "
                                      "characters")
+    if value is not None and not is_free_text(value):
+        raise _refuse("description", NOT_FREE_TEXT)
     return value
 
 

@@ -535,10 +535,15 @@ BAD_METADATA = {
     "json-array": ([{"k": "v"}], "metadata"), "json-string": ("k=v", "metadata"),
     "json-int": (1, "metadata"), "json-true": (True, "metadata"),
     "json-empty-array": ([], "metadata"),
+    "value-nul": ({"k": "a\u0000b"}, "metadata.k"),
+    "value-escape": ({"k": "\u001b[2J"}, "metadata.k"),
+    "value-del": ({"k": "a\u007f"}, "metadata.k"),
 }
 BAD_DESCRIPTIONS = {"256-chars": "d" * 256, "json-int": 17, "json-float": 17.5,
                     "json-true": True, "json-array": ["order 17"],
-                    "json-object": {"text": "order 17"}}
+                    "json-object": {"text": "order 17"}, "nul": "order\u000017",
+                    "only-nul": "\u0000", "escape": "order \u001b[31m17", "bell": "\u0007",
+                    "vertical-tab": "a\u000bb", "del": "order 17\u007f"}
 # Lone surrogates: no UTF-8 text holds one, so such a body is not UTF-8 JSON (400).
 LONE_HIGH, LONE_LOW = "\ud800", "\udfff"
 

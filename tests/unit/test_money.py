@@ -335,3 +335,32 @@ def test_minor_units_come_from_the_iso4217_package_not_a_hand_written_table():
     assert money.MINOR_UNITS == table
     assert len(money.MINOR_UNITS) > 150
     assert iso4217.Currency("KWD").exponent == money.MINOR_UNITS["KWD"] == 3
+
+
+# -- free text ---------------------------------------------------------------------------
+CONTROLS = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)]
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=[f"U+{ord(c):04X}" for c in CONTROLS])
+def test_free_text_refuses_every_control_character_but_tab_and_line_ends(char):
+    assert not money.is_free_text(f"order{char}17")
+    assert not money.is_free_text(char)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_characters=CONTROLS)))
+def test_free_text_takes_any_other_text_and_the_schema_pattern_agrees(text):
+    import re
+    pattern = re.compile(money.FREE_TEXT_PATTERN)
+    assert money.is_free_text(text)
+    assert pattern.match(text)
+    assert not pattern.match(text + CONTROLS[len(text) % len(CONTROLS)])
+
+
+@pytest.mark.parametrize("text", ["line one\nline two", "a\tb", "crlf\r\n", "é€😀", ""])
+def test_free_text_keeps_tabs_line_ends_and_any_script(text):
+    assert money.is_free_text(text)
+
+
+@pytest.mark.parametrize("value", [17, None, JsonNumber("1.5"), b"bytes"])
+def test_free_text_is_a_string(value):
+    assert not money.is_free_text(value)

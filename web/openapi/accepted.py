@@ -10,7 +10,7 @@ been used with another body.
 from typing import Any
 
 import settings
-from money import MAX_AMOUNT_CHARS, MINOR_UNITS
+from money import FREE_TEXT_PATTERN, MAX_AMOUNT_CHARS, MINOR_UNITS
 from payments import details
 from web.cursor import MAC_BYTES
 
@@ -84,13 +84,17 @@ PAGE_CURSOR: Schema = {"type": "string", "pattern": f"^[A-Za-z0-9_-]{{{CURSOR_CH
 WAIT: Schema = {"type": "integer", "minimum": 0, "maximum": settings.MAX_WAIT_S, "default": 0}
 DESCRIPTION_IN: Schema = {
     "type": ["string", "null"], "maxLength": details.MAX_DESCRIPTION_CHARS,
-    "description": f"At most {details.MAX_DESCRIPTION_CHARS} characters; null or omitted: none."}
+    "pattern": FREE_TEXT_PATTERN,
+    "description": f"At most {details.MAX_DESCRIPTION_CHARS} characters, no control character "
+                   "but tab, line feed and carriage return; null or omitted: none."}
 METADATA_IN: Schema = {
     "type": ["object", "null"], "maxProperties": details.MAX_METADATA_KEYS,
     "propertyNames": {"pattern": f"^{details.METADATA_KEY.pattern}$"},
-    "additionalProperties": {"type": "string", "maxLength": details.MAX_METADATA_VALUE_CHARS},
+    "additionalProperties": {"type": "string", "maxLength": details.MAX_METADATA_VALUE_CHARS,
+                             "pattern": FREE_TEXT_PATTERN},
     "description": f"At most {details.MAX_METADATA_KEYS} keys of 1-40 of [A-Za-z0-9_.-], each "
-                   f"a string of at most {details.MAX_METADATA_VALUE_CHARS} characters; "
+                   f"a string of at most {details.MAX_METADATA_VALUE_CHARS} characters "
+                   "(no control character but tab, line feed and carriage return); "
                    "omitted, null and {} all mean none (and fingerprint alike)."}
 DETAILS_IN: dict[str, Schema] = {"description": DESCRIPTION_IN, "metadata": METADATA_IN}
 EXPIRES_IN: Schema = {

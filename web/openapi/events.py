@@ -1,6 +1,7 @@
 """The public document's events and webhooks (API.md, version 1.1): their schemas,
 examples and paths, joined to the rest by web/openapi/public.py."""
 from accounts.events import TYPES
+from money import FREE_TEXT_PATTERN
 from web.openapi.parts import (
     ID,
     T0,
@@ -40,7 +41,8 @@ SCHEMAS: dict[str, Schema] = {
                 "link-local, multicast or reserved address (unless WEBHOOK_ALLOW_PRIVATE)."},
         "events": {"type": "array", "minItems": 1, "items": EVENT_TYPE, "description":
                    "The event types to send; omitted: every type."},
-        "description": {"type": ["string", "null"], "maxLength": MAX_DESCRIPTION_CHARS}},
+        "description": {"type": ["string", "null"], "maxLength": MAX_DESCRIPTION_CHARS,
+                        "pattern": FREE_TEXT_PATTERN}},
         ["url"], closed=True),
     "Webhook": obj({"id": ID, "url": {"type": "string"},
                     "events": {"type": "array", "items": EVENT_TYPE},
