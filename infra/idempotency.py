@@ -8,9 +8,6 @@ two) exactly one creates anything. Redis is only a fast path in front of it.
 import hashlib
 import json
 
-import redis
-import redis.connection
-
 import settings
 from errors import IdempotencyKeyReused
 from infra import cache
@@ -94,81 +91,23 @@ def earlier_webhook(user_id: int, key: str, fingerprint: str) -> int | None:
     return _made(user_id, key, fingerprint, "webhook_id")
 
 
-def _give_back(pool: redis.ConnectionPool, conn: redis.connection.Connection, *,
-               broken: bool) -> None:
-    if broken:  # a reply may be half read: the next user gets a fresh connection
-        conn.disconnect()
-    pool.release(conn)
-
-
-# What a claimed key holds in Redis.
-IN_USE = "1"
-
-
 def _redis_key(user_id: int, key: str) -> str:
     return f"idem:{user_id}:{key}"
 
 
-class Claim:
-    """The claim of a key in Redis (SET NX GET): sent at once, its answer read when the
-    door asks for it (`seen`), so that a round trip the caller makes in between (the money
-    POSTs read their caller and wallets) overlaps Redis's and the thread waits once for both.
+def claim(user_id: int, key: str, fingerprint: str) -> str | None:
+    """Remember in Redis that this key is in use, in one round trip (SET NX GET).
 
-    What Redis keeps is only that the key is in use: whether a later call asked the same is
-    the database's to say (its stored fingerprint). With a client that has no single
-    connection pool (a cluster client) the claim is sent when it is asked for. Use it in a
-    `with` block or call `seen`: an answer never read would be left on a pooled connection.
+    Returns:
+      The fingerprint stored by an earlier call with this key, or None when the key is new
+      to Redis (or Redis is unreachable): then only the database can tell.
     """
-
-    def __init__(self, user_id: int, key: str) -> None:
-        self.user_id, self.key = user_id, key
-        self._seen: bool | None = None
-        self._pool: redis.ConnectionPool | None = getattr(cache.client, "connection_pool", None)
-        self._conn: redis.connection.Connection | None = None
-        if self._pool is None:
-            return
-        conn = None
-        try:
-            conn = self._pool.get_connection()
-            conn.send_command(*self._command())
-        except cache.ERRORS:
-            self._seen = False  # no Redis now: only the database can tell
-            if conn is not None:
-                _give_back(self._pool, conn, broken=True)
-            return
-        self._conn = conn
-
-    def _command(self) -> tuple:
-        return ("SET", _redis_key(self.user_id, self.key), IN_USE, "NX", "GET", "EX",
-                settings.IDEMPOTENCY_TTL_S)
-
-    def seen(self) -> bool:
-        """Whether Redis has seen the key before this claim; False when it is new to Redis
-        (or Redis is unreachable): then only the database can tell."""
-        if self._seen is None:
-            self._seen = self._answer() is not None
-        return self._seen
-
-    def _answer(self) -> object:
-        conn, pool, self._conn = self._conn, self._pool, None
-        if conn is None or pool is None:  # a cluster client: the command goes now
-            try:
-                return cache.client.execute_command(*self._command())
-            except cache.ERRORS:
-                return None
-        try:
-            answer = conn.read_response()
-        except cache.ERRORS:
-            _give_back(pool, conn, broken=True)
-            return None
-        _give_back(pool, conn, broken=False)
-        return answer
-
-    def __enter__(self) -> "Claim":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.seen()  # the answer off the pooled connection, even if no one asked
+    try:
+        old = cache.client.set(_redis_key(user_id, key), fingerprint, nx=True, get=True,
+                               ex=settings.IDEMPOTENCY_TTL_S)
+    except cache.ERRORS:
+        return None
+    return old.decode() if isinstance(old, bytes) else None
 
 
 def release(user_id: int, key: str) -> None:

@@ -142,28 +142,23 @@ def _record(user: User, draft: Draft, *, key: str,
     return request, False
 
 
-def accept_draft(user: User, *, key: str, fingerprint: str, door: Callable[[], Draft],
-                 claim: idempotency.Claim | None = None) -> tuple[TransactionRequest, bool]:
+def accept_draft(user: User, *, key: str, fingerprint: str,
+                 door: Callable[[], Draft]) -> tuple[TransactionRequest, bool]:
     """Replay an earlier call with this key, or pass the door checks and record a new request.
 
-    Redis only spares the database work: a key it has seen is looked up as a replay (the
-    database's fingerprint says whether the call asked the same); one it has not seen goes
-    straight to the door. The unique key in the database decides in every case.
+    Redis only spares the database work: a key it has seen with this body is looked up
+    as a replay; one it has not seen goes straight to the door. The unique key in the
+    database decides in every case.
 
     Parameters:
       fingerprint: what the call asked (see idempotency.fingerprint).
       door: the checks; returns the request to record, or raises why not.
-      claim: the key's claim, if the caller sent it already (idempotency.Claim): its
-        answer is read only now.
 
     Returns:
       The pending request, and whether it replays an earlier call with this key.
     """
-    if claim is None:
-        claim = idempotency.Claim(user.id, key)
-    elif (claim.user_id, claim.key) != (user.id, key):
-        raise AssertionError("a claim sent for another caller or key")
-    if claim.seen():
+    seen = idempotency.claim(user.id, key, fingerprint)
+    if seen is not None:
         earlier = _earlier(user, key, fingerprint)
         if earlier is not None:
             return earlier, True
@@ -216,13 +211,12 @@ def pair(user: User, *, from_wallet_id: int, to_wallet_id: object,
 
 
 def accept(user: User, *, kind: str, key: str, amount: object, wallet_id: int,
-           details: Details = NO_DETAILS, found: dict[int, DoorWallet] | None = None,
-           claim: idempotency.Claim | None = None) -> tuple[TransactionRequest, bool]:
+           details: Details = NO_DETAILS,
+           found: dict[int, DoorWallet] | None = None) -> tuple[TransactionRequest, bool]:
     """Accept a deposit or withdrawal on the caller's wallet.
 
     Parameters:
       found: at_the_door's answer for `wallet_id`, if the caller already has it.
-      claim: the key's claim, if the caller sent it already (see accept_draft).
 
     Returns:
       The pending request, and whether it replays an earlier call with this key.
@@ -239,19 +233,17 @@ def accept(user: User, *, kind: str, key: str, amount: object, wallet_id: int,
         return Draft(kind, wallet.currency, minor, fee_for(minor, FEE_BP[kind]()), wallet.id,
                      details)
 
-    return accept_draft(user, key=key, fingerprint=fingerprint, door=door, claim=claim)
+    return accept_draft(user, key=key, fingerprint=fingerprint, door=door)
 
 
 def accept_transfer(user: User, *, key: str, from_wallet_id: object, to_wallet_id: object,
                     amount: object, details: Details = NO_DETAILS,
                     found: dict[int, DoorWallet] | None = None,
-                    claim: idempotency.Claim | None = None,
                     ) -> tuple[TransactionRequest, bool]:
     """Accept a transfer from the caller's wallet to any live wallet of the same currency.
 
     Parameters:
       found: at_the_door's answer for the two wallet ids, if the caller already has it.
-      claim: the key's claim, if the caller sent it already (see accept_draft).
 
     Raises:
       ValidationError, WalletNotFound, CurrencyMismatch, SameWallet, InvalidAmount,
@@ -277,4 +269,4 @@ def accept_transfer(user: User, *, key: str, from_wallet_id: object, to_wallet_i
         return Draft(TRANSFER, source.currency, minor, fee_for(minor, FEE_BP[TRANSFER]()),
                      source.id, details, to_wallet_id=target.id)
 
-    return accept_draft(user, key=key, fingerprint=fingerprint, door=door, claim=claim)
+    return accept_draft(user, key=key, fingerprint=fingerprint, door=door)

@@ -26,7 +26,7 @@ from errors import (
     ValidationError,
     WalletError,
 )
-from infra import idempotency, logs
+from infra import logs
 from models import User
 from money import JsonNumber, is_text, not_an_amount
 
@@ -269,15 +269,6 @@ def current_user_and(read: Callable[[str], tuple[User, Found]]) -> tuple[User, F
     user, found = read(_bearer_token())
     logs.add(user_id=user.id)
     return user, found
-
-
-def claim_of(key: str) -> idempotency.Claim:
-    """The caller's claim of Idempotency-Key `key`, sent to Redis now and answered at the
-    door: a money route sends it before it reads its caller, so the thread waits once for
-    both. The user id is the token's, checked by signed_in_first (its revocation is the
-    read's to find: the claim only names a key in use)."""
-    user_id, _ = auth.token_claims(_bearer_token())
-    return idempotency.Claim(user_id, key)
 
 
 @contextlib.contextmanager

@@ -1,9 +1,8 @@
 """Money movement: deposits, withdrawals and transfers, each answered 202 with its request.
 
 These run more than any other route, so each reads its caller and the wallets it names in
-one query (web.inputs.current_user_and_door_wallets), with its key's claim in Redis sent
-before it (web.inputs.claim_of) and answered at the door: one wait for both. The key and
-the body come first, under signed_in_first, which keeps 401 ahead of every other refusal.
+one query (web.inputs.current_user_and_door_wallets): the key and the body come first,
+under signed_in_first, which keeps 401 ahead of every other refusal.
 """
 from errors import WalletNotFound
 from models import TransactionRequest
@@ -12,7 +11,6 @@ from payments.details import parse_details
 from web import metrics, views
 from web.http import json_response
 from web.inputs import (
-    claim_of,
     current_user_and_door_wallets,
     idempotency_key,
     path_id,
@@ -44,12 +42,9 @@ def _single(wallet_id: str, kind: str):
         key = idempotency_key()
         doc = read_json(allowed={"amount"} | DETAILS)
         wallet = path_id(wallet_id, WalletNotFound)
-        details = details_of(doc)
-    with claim_of(key) as claim:
-        user, found = current_user_and_door_wallets([wallet])
-        return accepted(*door.accept(user, kind=kind, key=key, amount=doc.get("amount"),
-                                     wallet_id=wallet, details=details, found=found,
-                                     claim=claim))
+    user, found = current_user_and_door_wallets([wallet])
+    return accepted(*door.accept(user, kind=kind, key=key, amount=doc.get("amount"),
+                                 wallet_id=wallet, details=details_of(doc), found=found))
 
 
 @routes.post("/v1/wallets/<wallet_id>/deposits")
@@ -67,11 +62,9 @@ def post_transfer():
     with signed_in_first():
         key = idempotency_key()
         doc = read_json(allowed={"from_wallet_id", "to_wallet_id", "amount"} | DETAILS)
-        details = details_of(doc)
-    with claim_of(key) as claim:
-        user, found = current_user_and_door_wallets(
-            door.door_ids(doc.get("from_wallet_id"), doc.get("to_wallet_id")))
-        return accepted(*door.accept_transfer(
-            user, key=key, from_wallet_id=doc.get("from_wallet_id"),
-            to_wallet_id=doc.get("to_wallet_id"), amount=doc.get("amount"), details=details,
-            found=found, claim=claim))
+    user, found = current_user_and_door_wallets(
+        door.door_ids(doc.get("from_wallet_id"), doc.get("to_wallet_id")))
+    return accepted(*door.accept_transfer(user, key=key, from_wallet_id=doc.get("from_wallet_id"),
+                                          to_wallet_id=doc.get("to_wallet_id"),
+                                          amount=doc.get("amount"), details=details_of(doc),
+                                          found=found))
