@@ -24,7 +24,6 @@ from dramatiq.common import xq_name
 from dramatiq.middleware import Middleware
 
 import settings
-from infra.broker import coalesce
 from infra.broker.common import DeadMessage, QueueCounts
 from infra.broker.quorum import QuorumRabbitmqBroker
 from infra.broker.rabbit import RabbitQueues
@@ -75,7 +74,6 @@ def _make() -> dramatiq.Broker:
         return StubBroker()
     if KIND == "redis":
         return RedisBroker(url=NODES[0])
-    coalesce.install()  # one send per burst of frames (a publish is three), see coalesce.py
     return QuorumRabbitmqBroker(url=list(NODES), confirm_delivery=settings.BROKER_CONFIRM_DELIVERY,
                                 quorum=settings.BROKER_QUORUM_QUEUES,
                                 leader_locator=settings.BROKER_QUEUE_LEADER_LOCATOR)
