@@ -29,18 +29,21 @@ class JsonNumber(str):
 
 # Control characters free text may not hold: C0 but tab, line feed and carriage return, and
 # DEL. A NUL cuts the text short for C readers of an export; the others rewrite a terminal
-# or a log line that shows it.
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# or a log line that shows it. One character class, spelt for Python's re and for the
+# OpenAPI document's JSON Schema pattern alike.
+_CONTROLS = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f"
+CONTROL_CHARS = re.compile(f"[{_CONTROLS}]")
 #: The same rule as a JSON Schema pattern (the OpenAPI document's).
-FREE_TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
+FREE_TEXT_PATTERN = f"^[^{_CONTROLS}]*$"
 #: What a refusal says of text that is not free text.
 NOT_FREE_TEXT = "must hold no control character (tab, line feed and carriage return are fine)"
 
 
-def is_free_text(value: object) -> TypeGuard[str]:
-    """Whether a parsed JSON value is a string fit to keep as free text (a description,
-    a metadata value): no control character but tab, line feed and carriage return."""
-    return is_text(value) and CONTROL_CHARS.search(value) is None
+def is_free_text(text: str) -> bool:
+    """Whether a string (checked to be one: see is_text) is fit to keep as free text (a
+    description, a metadata value): no control character but tab, line feed and carriage
+    return."""
+    return CONTROL_CHARS.search(text) is None
 
 
 def is_text(value: object) -> TypeGuard[str]:

@@ -54,10 +54,12 @@ def event_types(value: object) -> list[str]:
 
 
 def description_of(value: object) -> str | None:
-    if value is not None and (not is_text(value) or len(value) > MAX_DESCRIPTION_CHARS):
+    if value is None:
+        return None
+    if not is_text(value) or len(value) > MAX_DESCRIPTION_CHARS:
         raise _refuse("description", f"must be a string of at most {MAX_DESCRIPTION_CHARS} "
                                      "characters")
-    if value is not None and not is_free_text(value):
+    if not is_free_text(value):
         raise _refuse("description", NOT_FREE_TEXT)
     return value
 

@@ -11,6 +11,8 @@ import money
 import settings
 from errors import InvalidAmount, UnsupportedCurrency, ValidationError
 from money import JsonNumber, canonical_amount, fee_for, format_amount, parse_amount, parse_currency
+from payments.details import parse_details
+from webhooks.endpoints import description_of
 
 CURRENCIES = sorted(money.MINOR_UNITS)
 
@@ -361,6 +363,11 @@ def test_free_text_keeps_tabs_line_ends_and_any_script(text):
     assert money.is_free_text(text)
 
 
-@pytest.mark.parametrize("value", [17, None, JsonNumber("1.5"), b"bytes"])
-def test_free_text_is_a_string(value):
-    assert not money.is_free_text(value)
+@pytest.mark.parametrize("value", [17, JsonNumber("1.5"), b"bytes", ["a"]])
+def test_free_text_that_is_no_string_is_refused_as_such_before_its_characters(value):
+    # is_free_text reads strings only: every caller asks is_text first, with its own answer
+    for refuse in (lambda: parse_details(description=value),
+                   lambda: parse_details(metadata={"k": value}),
+                   lambda: description_of(value)):
+        with pytest.raises(ValidationError, match="must be a string"):
+            refuse()
