@@ -253,20 +253,21 @@ def current_user_and_door_wallets(wallet_ids: list[int] | None,
     """
     if wallet_ids is None:
         return current_user(), None
-    return current_user_and(lambda token: users.user_and_door_wallets(token, wallet_ids))
+    return current_user_and(users.user_and_door_wallets, wallet_ids)
 
 
-def current_user_and(read: Callable[[str], tuple[User, Found]]) -> tuple[User, Found]:
+def current_user_and(read: Callable[..., tuple[User, Found]], *args: object,
+                     ) -> tuple[User, Found]:
     """current_user(), and what `read` reads with it in the same query.
 
     Parameters:
-      read: given the bearer token, its user and more in one query (as
-        users.user_and_door_wallets, holds.caller_and_hold).
+      read: given the bearer token and `args`, its user and more in one query (as
+        users.user_and_door_wallets, holds.caller_and_hold, visible.caller_and_request).
 
     Raises:
       Unauthorized: as current_user.
     """
-    user, found = read(_bearer_token())
+    user, found = read(_bearer_token(), *args)
     logs.add(user_id=user.id)
     return user, found
 

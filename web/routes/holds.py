@@ -46,7 +46,7 @@ def post_hold(wallet_id):
 def get_hold(hold_id):
     with signed_in_first():
         hold_id = path_id(hold_id, HoldNotFound)
-    user, found = current_user_and(lambda token: holds.caller_and_hold(token, hold_id))
+    user, found = current_user_and(holds.caller_and_hold, hold_id)
     hold = holds.of_party(user.id, hold_id, found)
     if hold is None:
         raise HoldNotFound(f"No hold {hold_id}.")
@@ -86,7 +86,7 @@ def post_capture(hold_id):
         doc = read_json(allowed={"amount", "final"} | DETAILS)
         hold = path_id(hold_id, HoldNotFound)
         optional = optional_fields(doc, "amount", "final")
-    user, found = current_user_and(lambda token: holds.caller_and_hold(token, hold))
+    user, found = current_user_and(holds.caller_and_hold, hold)
     return accepted(*two_phase.capture(user, key=key, hold_id=hold, **optional,
                                        details=details_of(doc), found=found))
 
@@ -97,5 +97,5 @@ def post_void(hold_id):
         key = idempotency_key()
         read_json(allowed=set())
         hold = path_id(hold_id, HoldNotFound)
-    user, found = current_user_and(lambda token: holds.caller_and_hold(token, hold))
+    user, found = current_user_and(holds.caller_and_hold, hold)
     return accepted(*two_phase.void(user, key=key, hold_id=hold, found=found))

@@ -33,7 +33,7 @@ def get_request(request_id):
     with signed_in_first():
         wait_s = wait_seconds()
         request_id = path_id(request_id, RequestNotFound)
-    user, found = current_user_and(lambda token: visible.caller_and_request(token, request_id))
+    user, found = current_user_and(visible.caller_and_request, request_id)
     request = waits.read(user, request_id, found)
     headers = None
     if request.status == PENDING and wait_s:
@@ -67,6 +67,6 @@ def post_refund(request_id):
         doc = read_json(allowed={"amount"} | DETAILS)
         original = path_id(request_id, RequestNotFound)
         optional = optional_fields(doc, "amount")
-    user, found = current_user_and(lambda token: visible.caller_and_request(token, original))
+    user, found = current_user_and(visible.caller_and_request, original)
     return accepted(*refunds.refund(user, key=key, request_id=original, **optional,
                                     details=details_of(doc), found=found))
