@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import settings  # noqa: E402
 from bench import (  # noqa: E402
     accept,
     ceiling,
@@ -113,15 +114,16 @@ def hold_lock(name: str):
 
 
 def settings_line(args: argparse.Namespace, sizes, namespace) -> str:
-    return (f"web 1 (waitress, WEB_THREADS 16), worker {args.workers} × {WORKER_THREADS} "
-            f"threads (Procfile: --processes 1 --threads {WORKER_THREADS}), sweeper 1, under "
-            f"honcho; load: wrk ({load.WRK_THREADS} threads, {args.connections} keep-alive "
-            f"connections, closed loop unless paced with its delay() hook); transfer phases "
-            f"{sizes.phase_s:g} s each between the first {sizes.transfer_wallets:,} wallets "
-            f"(then wait for settlement, at most {sizes.drain_timeout_s:g} s); read phases "
-            f"{sizes.read_s:g} s after {sizes.warmup_s:g} s warm-up, over {sizes.read_users:,} "
-            f"users; ceiling {args.ceiling_threads} threads × {sizes.ceiling_s:g} s before and "
-            f"after the transfer and read phases (the stack stopped), over the same "
+    return (f"web 1 (waitress, WEB_THREADS {settings.WEB_THREADS}), worker {args.workers} × "
+            f"{WORKER_THREADS} threads (Procfile: --processes 1 --threads {WORKER_THREADS}), "
+            f"sweeper 1, under honcho; load: wrk ({load.WRK_THREADS} threads, "
+            f"{args.connections} keep-alive connections, closed loop unless paced with its "
+            f"delay() hook); transfer phases {sizes.phase_s:g} s each between the first "
+            f"{sizes.transfer_wallets:,} wallets (then wait for settlement, at most "
+            f"{sizes.drain_timeout_s:g} s); read phases {sizes.read_s:g} s after "
+            f"{sizes.warmup_s:g} s warm-up, over {sizes.read_users:,} users; ceiling "
+            f"{args.ceiling_threads} threads × {sizes.ceiling_s:g} s before and after the "
+            f"transfer and read phases (the stack stopped), over the same "
             f"{sizes.transfer_wallets:,} wallets; {sizes.wallets:,} wallets "
             f"seeded with {SEED_BALANCE_MINOR // 100:,}.00 USD each; transfers of 0.01-0.09 USD "
             f"with a fresh Idempotency-Key each; other settings at their defaults; database "
