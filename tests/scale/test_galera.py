@@ -79,7 +79,8 @@ def stack(galera, rabbit_cluster, log_dir):
                    "BROKER_URL": rabbit_cluster.url(),
                    "RABBITMQ_MANAGEMENT_URL": rabbit_cluster.management_url(),
                    "REDIS_URL": redis_url, "TRUSTED_PROXIES": "127.0.0.1",
-                   "SWEEP_AFTER_S": "2", "SWEEP_EVERY_S": "1", "DB_POOL_SIZE": "24"}
+                   "SWEEP_AFTER_S": "2", "SWEEP_EVERY_S": "1", "DB_POOL_SIZE": "24",
+                   "WEB_THREADS": "16"}
             migrated = manage("migrate", process_env(**env))
             STARTED["migrate"] = migrated
             with ThreadPoolExecutor(2) as pool:  # each waits for its process to answer

@@ -231,3 +231,17 @@ def test_a_password_hash_profile_is_one_of_ours(scratch, env, profile, starts):
     assert (done.returncode == 0) is starts, done.stderr
     if starts:
         assert done.stdout.strip() == (profile or "rfc9106-low-memory")
+
+
+@pytest.mark.parametrize(("pool", "threads", "starts"), [
+    ("", "", True), ("32", "32", True), ("48", "16", True), ("24", "", False),
+    ("16", "17", False)])
+def test_the_database_pool_has_a_connection_for_every_web_thread(scratch, pool, threads,
+                                                                  starts):
+    code = "import settings; print(settings.DB_POOL_SIZE, settings.WEB_THREADS)"
+    env = {name: value for name, value in (("DB_POOL_SIZE", pool), ("WEB_THREADS", threads))
+           if value}
+    done = run_settings(scratch, code, JWT_SECRET=GOOD_SECRET, **env)
+    assert (done.returncode == 0) is starts, done.stderr
+    if not starts:
+        assert "DB_POOL_SIZE" in done.stderr and "WEB_THREADS" in done.stderr
