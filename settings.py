@@ -51,8 +51,9 @@ DEVELOPMENT = ENV == "development"
 
 # MariaDB/MySQL holding every durable fact; the database is created if missing.
 DATABASE_URL = _str("DATABASE_URL", "mysql://root@127.0.0.1:3306/wallet")
-# Connections each process keeps open to the database at most: enough for every web thread
-# (WEB_THREADS) and a worker's threads, with room for the process's own background threads.
+# Connections each process keeps open to the database at most: one for every web thread
+# (WEB_THREADS, checked below) and for every worker thread that queries (settling actors
+# hand their requests to one batcher thread), with room for background threads.
 DB_POOL_SIZE = _int("DB_POOL_SIZE", 48)
 # Seconds a pooled connection is reused before it is recycled.
 DB_POOL_RECYCLE_S = _int("DB_POOL_RECYCLE_S", 300)
@@ -149,7 +150,7 @@ WAIT_FALLBACK_POLL_MS = _int("WAIT_FALLBACK_POLL_MS", 250)
 
 # waitress: worker threads and the most connections it holds open at once. 32 rather than
 # 16: on two cores shared with the workers, the web's threads are its share of the CPU, and
-# with 32 the service settled 25 % more transfers a second (README, Performance).
+# with 32 the service settled a fifth more transfers a second (README, Performance).
 WEB_THREADS = _int("WEB_THREADS", 32)
 WEB_CONNECTION_LIMIT = _int("WEB_CONNECTION_LIMIT", 1000)
 # Address the web process listens on.
@@ -288,6 +289,9 @@ def _check_waits() -> None:
     if not 0 <= MAX_WAITING_POLLS <= WEB_THREADS * 3 // 4:
         raise SystemExit(f"settings: MAX_WAITING_POLLS must be 0 to {WEB_THREADS * 3 // 4} "
                          f"(three quarters of WEB_THREADS={WEB_THREADS})")
+
+
+def _check_pool() -> None:
     # A web thread beyond the pool would wait for a connection under load, then fail.
     if DB_POOL_SIZE < WEB_THREADS:
         raise SystemExit(f"settings: DB_POOL_SIZE={DB_POOL_SIZE} must be at least "
@@ -373,5 +377,6 @@ TRUSTED_PROXY_NETWORKS = _trusted_proxies()
 database_tls(urlsplit(DATABASE_URL).hostname or "127.0.0.1")  # a bad value stops us here
 _check_fees()
 _check_waits()
+_check_pool()
 _check_leader_locator()
 _check_password_hash_profile()
