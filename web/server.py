@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import waitress
 from waitress.channel import HTTPChannel
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
 
 import settings
 from errors import BadHttpRequest, PayloadTooLarge
@@ -53,7 +53,31 @@ class ProblemErrorTask(ErrorTask):
 OUTBUF_HIGH_WATERMARK_BYTES = 1024 * 1024
 
 
+class OneSendTask(WSGITask):
+    """A WSGI task whose answer's head leaves with its body's first bytes, in one send().
+
+    waitress sends the head and then the body, each as soon as it is written: two system
+    calls and two TCP segments for every answer, the client woken twice. Joined, a bare
+    waitress answers about a quarter more requests for the same CPU (bench/README.md). An
+    answer without a Content-Length (a statement, streamed in chunks) or without a body is
+    left to waitress, as is every write after the first.
+    """
+
+    def write(self, data: bytes) -> None:
+        # With a Content-Length, waitress never chunks (build_response_header), and it cuts
+        # a write that runs past the length; both are left to it.
+        if (self.wrote_header or not self.complete or not data or not self.has_body
+                or self.content_length is None or len(data) > self.content_length):
+            super().write(data)
+            return
+        head = self.build_response_header()
+        self.wrote_header = True
+        self.content_bytes_written += len(data)
+        self.channel.write_soon(head + data)
+
+
 class Channel(HTTPChannel):
+    task_class = OneSendTask
     error_task_class = ProblemErrorTask
 
 
