@@ -125,3 +125,10 @@ bench-history: install secrets
 .PHONY: bench-app
 bench-app: install secrets
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(PY) bench/app_cost.py $(if $(AGAINST),--against $(AGAINST))
+
+# What waitress spends on sending an answer: the web process's channel against waitress's
+# own, a bare app, no services (bench/sends.py; about 1 minute).
+.PHONY: bench-sends
+bench-sends: install secrets
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(PY) bench/sends.py

@@ -1,0 +1,128 @@
+"""What waitress spends on sending an answer: `make bench-sends`.
+
+    .venv/bin/python bench/sends.py                  # ROUNDS rounds of SLICE_S s each
+    .venv/bin/python bench/sends.py --rounds 1 --seconds 1
+
+Two child processes serve the same small WSGI app (a 202 with a JSON body of the size of
+an accepted transfer's) with waitress as the web process configures it (WEB_THREADS
+threads): one with the web process's channel (web.server.Channel: the head and the body in
+one send()), one with waitress's own (the head, then the body). wrk drives each in turn
+(closed loop, 32 connections), each round starting with the other one, and the table gives
+each one's answers a second and its CPU per answer (/proc), medians over the rounds. No
+database, broker or cache: only the server's own work, which every answer of the service
+pays on top of its route's.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, HERE)
+
+from bench.config import OUT_DIR  # noqa: E402
+from bench.load import require_wrk  # noqa: E402
+from bench.stack import free_port  # noqa: E402
+
+ROUNDS = 6
+SLICE_S = 5
+CONNECTIONS = 32
+BODY = b'{"id": 123456, "status": "pending", "type": "transfer", "amount": "0.05"}' * 4
+VARIANTS = {"one send (web.server.Channel)": "one", "two sends (waitress's channel)": "two"}
+
+
+def serve(variant: str, port: int) -> None:
+    """Serve the app with `variant`'s channel until killed."""
+    import waitress
+    from waitress.channel import HTTPChannel
+
+    import settings
+    from web import server
+
+    def app(environ, start_response):
+        start_response("202 Accepted", [("Content-Type", "application/json"),
+                                        ("Content-Length", str(len(BODY)))])
+        return [BODY]
+
+    srv = waitress.create_server(app, host="127.0.0.1", port=port,
+                                 threads=settings.WEB_THREADS, ident="wallet")
+    srv.channel_class = server.Channel if variant == "one" else HTTPChannel
+    srv.run()
+
+
+def cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_up(port: int) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"bench: the server on {port} did not start")
+
+
+def drive(port: int, seconds: int) -> float:
+    """Answers a second from one wrk slice."""
+    out = subprocess.run([require_wrk(), "-t", "1", "-c", str(CONNECTIONS), "-d", f"{seconds}s",
+                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True)
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    if found is None or "Non-2xx" in out.stdout or "Socket errors" in out.stdout:
+        raise SystemExit(f"bench: wrk saw errors:\n{out.stdout}")
+    return float(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--seconds", type=int, default=SLICE_S)
+    args = parser.parse_args()
+    ports = {variant: free_port() for variant in VARIANTS.values()}
+    children = {v: subprocess.Popen([sys.executable, __file__, "--serve", v, str(port)],
+                                    cwd=HERE) for v, port in ports.items()}
+    rates: dict[str, list[float]] = {v: [] for v in ports}
+    cpu_us: dict[str, list[float]] = {v: [] for v in ports}
+    try:
+        for port in ports.values():
+            wait_up(port)
+        for round_ in range(args.rounds):
+            for variant in (list(ports) if round_ % 2 == 0 else list(ports)[::-1]):
+                before = cpu_s(children[variant].pid)
+                rate = drive(ports[variant], args.seconds)
+                used = cpu_s(children[variant].pid) - before
+                rates[variant].append(rate)
+                cpu_us[variant].append(used * 1e6 / (rate * args.seconds))
+                print(f"  {variant}, round {round_}: {rate:,.0f} answers/s, "
+                      f"{cpu_us[variant][-1]:.0f} µs of server CPU each", flush=True)
+    finally:
+        for child in children.values():
+            child.kill()
+            child.wait()
+    lines = [f"{args.rounds} rounds of {args.seconds} s per variant, interleaved, wrk with "
+             f"{CONNECTIONS} connections; medians, then every round", "",
+             "| server | answers/s | server CPU µs per answer | rounds: answers/s |",
+             "|---|---|---|---|"]
+    for name, variant in VARIANTS.items():
+        lines.append(f"| {name} | {statistics.median(rates[variant]):,.0f} | "
+                     f"{statistics.median(cpu_us[variant]):.0f} | "
+                     f"{', '.join(f'{r:,.0f}' for r in rates[variant])} |")
+    report = "\n".join(lines) + "\n"
+    print("\n" + report)
+    os.makedirs(OUT_DIR, exist_ok=True)
+    with open(os.path.join(OUT_DIR, "latest-sends.md"), "w") as f:
+        f.write(report)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
