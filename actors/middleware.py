@@ -1,5 +1,6 @@
 """Worker middleware: broken database connections back to the pool, a log line per failed
-message (and per message at DEBUG)."""
+message (and per message at DEBUG), the start-up objects out of the collector's sight."""
+import gc
 import logging
 import threading
 import time
@@ -55,3 +56,17 @@ class MessageLog(Middleware):
         self.local.token = None
 
     after_skip_message = after_process_message
+
+
+class FreezeAfterBoot(Middleware):
+    """Once the worker has booted, move every object the process holds into the garbage
+    collector's permanent generation (gc.freeze). Modules, actors, models, the worker's
+    threads and consumers live as long as the process; a full collection walked all of
+    them (about 62,000) with the GIL held: 30-38 ms in-process, 45 ms in a worker under
+    load (about one a minute), during which no message was settled or acknowledged.
+    Afterwards it walks only what messages leave behind. Added by the worker processes'
+    broker module only (actors.worker): a test process that boots a worker keeps its
+    collector as it is."""
+
+    def after_worker_boot(self, broker, worker):
+        gc.freeze()

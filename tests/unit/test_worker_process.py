@@ -87,3 +87,49 @@ def test_the_procfiles_settling_worker_has_a_thread_for_every_request_a_batch_ta
     from bench.config import WORKER_THREADS  # the Procfile's worker --threads
 
     assert WORKER_THREADS >= settings.SETTLE_BATCH_MAX_REQUESTS
+
+
+FREEZE_CHILD = """
+import gc
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from actors.middleware import FreezeAfterBoot
+
+broker = StubBroker()
+broker.add_middleware(FreezeAfterBoot())
+before = gc.get_freeze_count()
+worker = dramatiq.Worker(broker, worker_threads=1)
+worker.start()
+after = gc.get_freeze_count()
+worker_frozen = not any(found is worker for found in gc.get_objects())
+worker.stop()
+print(before, after, worker_frozen)
+"""
+
+
+def test_a_booted_worker_has_frozen_what_its_process_held_the_worker_included():
+    # Given a process with a broker that has the middleware, when a worker boots on it
+    done = subprocess.run([sys.executable, "-c", FREEZE_CHILD], capture_output=True,
+                          text=True, timeout=60, check=True)
+    before, after, worker_frozen = done.stdout.split()
+    # Then nothing was frozen before, the process's objects are after, the worker's too
+    assert int(before) == 0
+    assert int(after) > 10_000
+    assert worker_frozen == "True"
+
+
+def test_only_the_worker_processes_broker_module_adds_the_freeze():
+    # The actors package, as the web process and the tests import it, leaves it out
+    from actors.middleware import FreezeAfterBoot
+    from infra import broker
+
+    assert not any(isinstance(m, FreezeAfterBoot) for m in broker.current().middleware)
+    # The broker module the Procfile's workers name adds it
+    done = subprocess.run([sys.executable, "-c", "import actors.worker\n"
+                           "from actors.middleware import FreezeAfterBoot\n"
+                           "from infra import broker\n"
+                           "print(sum(isinstance(m, FreezeAfterBoot)"
+                           " for m in broker.current().middleware))"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "1"
