@@ -10,7 +10,8 @@ one send()), one with waitress's own (the head, then the body). wrk drives each 
 (closed loop, 32 connections), each round starting with the other one, and the table gives
 each one's answers a second and its CPU per answer (/proc), medians over the rounds. No
 database, broker or cache: only the server's own work, which every answer of the service
-pays on top of its route's.
+pays on top of its route's. The servers' output goes to bench/out/sends-servers.log, the
+table to bench/out/latest-sends.md.
 """
 import argparse
 import os
@@ -18,15 +19,14 @@ import re
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
 
+from bench import cpu  # noqa: E402
 from bench.config import OUT_DIR  # noqa: E402
 from bench.load import require_wrk  # noqa: E402
-from bench.stack import free_port  # noqa: E402
+from bench.stack import free_port, wait_healthy  # noqa: E402
 
 ROUNDS = 6
 SLICE_S = 5
@@ -44,8 +44,10 @@ def serve(variant: str, port: int) -> None:
     from web import server
 
     def app(environ, start_response):
-        start_response("202 Accepted", [("Content-Type", "application/json"),
-                                        ("Content-Length", str(len(BODY)))])
+        # /healthz answers 200, as the service's does, for bench.stack.wait_healthy.
+        status = "200 OK" if environ["PATH_INFO"] == "/healthz" else "202 Accepted"
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(BODY)))])
         return [BODY]
 
     srv = waitress.create_server(app, host="127.0.0.1", port=port,
@@ -55,19 +57,8 @@ def serve(variant: str, port: int) -> None:
 
 
 def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_up(port: int) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"bench: the server on {port} did not start")
+    """CPU seconds the server `pid` has used so far."""
+    return cpu.seconds({"server": [pid]}, {})["server"]
 
 
 def drive(port: int, seconds: int) -> float:
@@ -86,15 +77,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=SLICE_S)
     args = parser.parse_args()
     ports = {variant: free_port() for variant in VARIANTS.values()}
-    children = {v: subprocess.Popen([sys.executable, __file__, "--serve", v, str(port)],
-                                    cwd=HERE) for v, port in ports.items()}
+    os.makedirs(OUT_DIR, exist_ok=True)
+    log_path = os.path.join(OUT_DIR, "sends-servers.log")
+    with open(log_path, "w") as log:
+        children = {v: subprocess.Popen([sys.executable, __file__, "--serve", v, str(port)],
+                                        cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
+                    for v, port in ports.items()}
     rates: dict[str, list[float]] = {v: [] for v in ports}
     cpu_us: dict[str, list[float]] = {v: [] for v in ports}
     try:
-        for port in ports.values():
-            wait_up(port)
+        for variant, port in ports.items():
+            wait_healthy(f"http://127.0.0.1:{port}", children[variant], log_path)
         for round_ in range(args.rounds):
-            for variant in (list(ports) if round_ % 2 == 0 else list(ports)[::-1]):
+            # Each round starts with the next variant, so a drift falls on each in turn.
+            order = list(ports)
+            for variant in order[round_ % len(order):] + order[:round_ % len(order)]:
                 before = cpu_s(children[variant].pid)
                 rate = drive(ports[variant], args.seconds)
                 used = cpu_s(children[variant].pid) - before
@@ -116,7 +113,6 @@ def main() -> None:
                      f"{', '.join(f'{r:,.0f}' for r in rates[variant])} |")
     report = "\n".join(lines) + "\n"
     print("\n" + report)
-    os.makedirs(OUT_DIR, exist_ok=True)
     with open(os.path.join(OUT_DIR, "latest-sends.md"), "w") as f:
         f.write(report)
 
