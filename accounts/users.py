@@ -139,38 +139,52 @@ def log_in(*, email: str, password: str, ip: str, user_agent: str) -> tuple[str,
 
 USER_COLUMNS = ("id", "email", "username", "password_hash", "token_generation", "created_at",
                 "updated_at")
+# What most calls need of their caller: who it is, and the generation its token must be of.
+# pymysql parses a descriptor for every column of every answer, which cost the money
+# requests' caller query more CPU than the rest of its row was worth to them.
+CALLER_COLUMNS = ("id", "token_generation")
 # One row of the query read with the caller (user_with).
 Row = TypeVar("Row")
 USER_BY_ID = (f"SELECT {', '.join(USER_COLUMNS)} FROM users "
               "WHERE id = %s AND deleted_at IS NULL")
+CALLER_BY_ID = (f"SELECT {', '.join(CALLER_COLUMNS)} FROM users "
+                "WHERE id = %s AND deleted_at IS NULL")
 
 
 # The caller and the rows of another query (`{rows}`: the door's wallets, a hold) in one
-# round trip, for the money requests, which need both: the user's row once per row found,
-# or once with NULLs beside it when none is.
-USER_WITH = (f"SELECT {', '.join('u.' + c for c in USER_COLUMNS)}, x.* "
+# round trip, for the money requests, which need both: the caller's row once per row
+# found, or once with NULLs beside it when none is.
+USER_WITH = (f"SELECT {', '.join('u.' + c for c in CALLER_COLUMNS)}, x.* "
              "FROM users u LEFT JOIN ({rows}) x ON TRUE "
              "WHERE u.id = %s AND u.deleted_at IS NULL")
 USER_WITH_DOOR_WALLETS = USER_WITH.format(rows=wallets.DOOR_SQL)
 
 
-def _of_generation(row: tuple | None, generation: int) -> User:
-    if row is None or row[USER_COLUMNS.index("token_generation")] != generation:
+def _of_generation(row: tuple | None, generation: int, columns: tuple[str, ...]) -> User:
+    if row is None or row[columns.index("token_generation")] != generation:
         raise Unauthorized("The access token is invalid or expired.")
-    return User(**dict(zip(USER_COLUMNS, row[:len(USER_COLUMNS)], strict=True)))
+    # As peewee builds a model from a row: without the fields' defaults, so a column not
+    # read is missing, not the time of this call.
+    return User(__no_default__=True, **dict(zip(columns, row[:len(columns)], strict=True)))
 
 
-def user_for_token(token: str) -> User:
+def user_for_token(token: str, *, profile: bool = False) -> User:
     """The live user a token names, if the token is of the user's current generation.
+
+    Parameters:
+      profile: read the whole row (email, username, password hash, times); without it
+        the User holds its id and token generation only, as a peewee model of selected
+        columns does, which is all that most calls use.
 
     Raises:
       Unauthorized: for a bad token, one issued before a logout or password change, or a
         user that no longer exists.
     """
     user_id, generation = auth.token_claims(token)
+    columns, sql = (USER_COLUMNS, USER_BY_ID) if profile else (CALLER_COLUMNS, CALLER_BY_ID)
     # Raw SQL: every authenticated call runs this, and peewee's query building cost more
     # CPU than the query.
-    return _of_generation(db.execute_sql(USER_BY_ID, (user_id,)).fetchone(), generation)
+    return _of_generation(db.execute_sql(sql, (user_id,)).fetchone(), generation, columns)
 
 
 def user_and_door_wallets(token: str, wallet_ids: list[int],
@@ -201,15 +215,16 @@ def user_with(token: str, sql: str, params: tuple,
       make: what one of its rows is.
 
     Returns:
-      The user, and the other query's rows by id ({} when it found none).
+      The user (its id and token generation only, as user_for_token without `profile`),
+      and the other query's rows by id ({} when it found none).
 
     Raises:
       Unauthorized: as user_for_token.
     """
     user_id, generation = auth.token_claims(token)
     rows = db.execute_sql(sql, (*params, user_id)).fetchall()
-    user = _of_generation(rows[0] if rows else None, generation)
-    first = len(USER_COLUMNS)
+    user = _of_generation(rows[0] if rows else None, generation, CALLER_COLUMNS)
+    first = len(CALLER_COLUMNS)
     return user, {row[first]: make(row[first:]) for row in rows if row[first] is not None}
 
 

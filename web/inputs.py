@@ -232,13 +232,17 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def current_user() -> User:
+def current_user(*, profile: bool = False) -> User:
     """The caller, from its bearer token.
+
+    Parameters:
+      profile: read its whole row (see accounts.users.user_for_token); without it, only
+        its id and token generation are read.
 
     Raises:
       Unauthorized: no bearer token, or one that names no live user of its generation.
     """
-    user = users.user_for_token(_bearer_token())
+    user = users.user_for_token(_bearer_token(), profile=profile)
     logs.add(user_id=user.id)
     return user
 

@@ -66,7 +66,7 @@ def test_the_caller_and_the_wallets_read_together_are_what_the_two_reads_return(
     caller, found = users.user_and_door_wallets(token, ids)
     # Then the user is the token's and the wallets are the door's own answer
     assert caller.id == user.id and caller.token_generation == user.token_generation
-    assert caller.email == users.user_for_token(token).email
+    assert caller.__data__ == users.user_for_token(token).__data__
     assert found == wallets.at_the_door(ids)
     assert own.id in found and found[own.id].user_id == user.id
 
@@ -156,7 +156,7 @@ def test_the_caller_and_the_hold_read_together_are_what_the_two_reads_return(cas
     # When the caller and the hold are read in one query
     caller, found = holds.caller_and_hold(token, hold_id)
     # Then the user is the token's, and the hold is what the ORM reads of it alone
-    assert caller.id == user.id and caller.email == users.user_for_token(token).email
+    assert caller.id == user.id and caller.__data__ == users.user_for_token(token).__data__
     alone = Hold.get_or_none(Hold.id == hold_id)
     assert (found[hold_id].__data__ if found else None) == \
         (alone.__data__ if alone is not None else None)
@@ -241,7 +241,7 @@ def test_the_caller_and_the_request_read_together_are_what_the_orm_reads(case):
     alone = visible.seen_by(user.id, request_id)
     # Then the user is the token's, and the joined read holds the request as the ORM reads
     # it, whoever may see it
-    assert caller.id == user.id and caller.email == users.user_for_token(token).email
+    assert caller.id == user.id and caller.__data__ == users.user_for_token(token).__data__
     row = TransactionRequest.get_or_none(TransactionRequest.id == request_id)
     assert (found[request_id].request.__data__ if request_id in found else None) == \
         (row.__data__ if row else None)

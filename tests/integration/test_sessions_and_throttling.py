@@ -36,11 +36,21 @@ def test_logging_out_ends_the_tokens_issued_before_it_and_only_those():
     assert users.user_for_token(token_for(user)).id == user.id
 
 
+def test_a_token_read_with_its_profile_gives_the_whole_row_and_without_only_id_and_generation():
+    user = signed_up()
+    token = token_for(user)
+    whole = users.user_for_token(token, profile=True)
+    caller = users.user_for_token(token)
+    assert whole.__data__ == {name: value for name, value in
+                              User.get_by_id(user.id).__data__.items() if name != "deleted_at"}
+    assert caller.__data__ == {"id": user.id, "token_generation": user.token_generation}
+
+
 def test_a_password_change_ends_the_tokens_issued_before_it():
     user = signed_up()
     before = token_for(user)
-    users.update_profile(users.user_for_token(before), ip="192.0.2.1", password=NEW_PASSWORD,
-                         current_password=PASSWORD)
+    users.update_profile(users.user_for_token(before, profile=True), ip="192.0.2.1",
+                         password=NEW_PASSWORD, current_password=PASSWORD)
     with pytest.raises(Unauthorized):
         users.user_for_token(before)
     assert users.log_in(email=user.email, password=NEW_PASSWORD, ip="192.0.2.1",
@@ -50,8 +60,8 @@ def test_a_password_change_ends_the_tokens_issued_before_it():
 def test_a_rename_with_a_user_loaded_before_a_password_change_keeps_the_new_password():
     # Given a user loaded (by its token) before its password changed elsewhere
     user = signed_up()
-    stale = users.user_for_token(token_for(user))
-    users.update_profile(users.user_for_token(token_for(user)), ip="192.0.2.1",
+    stale = users.user_for_token(token_for(user), profile=True)
+    users.update_profile(users.user_for_token(token_for(user), profile=True), ip="192.0.2.1",
                          password=NEW_PASSWORD, current_password=PASSWORD)
     # When the stale copy renames the user
     users.update_profile(stale, ip="192.0.2.1", username=stale.username + "x")
@@ -63,8 +73,8 @@ def test_a_rename_with_a_user_loaded_before_a_password_change_keeps_the_new_pass
 
 def test_a_password_change_checked_against_a_password_changed_since_is_refused():
     user = signed_up()
-    stale = users.user_for_token(token_for(user))
-    users.update_profile(users.user_for_token(token_for(user)), ip="192.0.2.1",
+    stale = users.user_for_token(token_for(user), profile=True)
+    users.update_profile(users.user_for_token(token_for(user), profile=True), ip="192.0.2.1",
                          password=NEW_PASSWORD, current_password=PASSWORD)
     with pytest.raises(WrongCurrentPassword):
         users.update_profile(stale, ip="192.0.2.1", password="yet-another-pass",

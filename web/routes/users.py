@@ -39,12 +39,12 @@ def post_logout():
 
 @routes.get("/v1/me")
 def get_me():
-    return json_response(200, views.user(current_user()))
+    return json_response(200, views.user(current_user(profile=True)))
 
 
 @routes.patch("/v1/me")
 def patch_me():
-    user = current_user()
+    user = current_user(profile=True)
     doc = read_json(allowed={"username", "password", "current_password"})
     fields = {name: require_string(doc, name) for name in doc}
     return json_response(200, views.user(users.update_profile(user, ip=client_address(),
