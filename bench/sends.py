@@ -15,7 +15,6 @@ table to bench/out/latest-sends.md.
 """
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ sys.path.insert(0, HERE)
 
 from bench import cpu  # noqa: E402
 from bench.config import OUT_DIR  # noqa: E402
-from bench.load import require_wrk  # noqa: E402
+from bench.load import run  # noqa: E402
 from bench.stack import free_port, wait_healthy  # noqa: E402
 
 ROUNDS = 6
@@ -61,14 +60,17 @@ def cpu_s(pid: int) -> float:
     return cpu.seconds({"server": [pid]}, {})["server"]
 
 
-def drive(port: int, seconds: int) -> float:
-    """Answers a second from one wrk slice."""
-    out = subprocess.run([require_wrk(), "-t", "1", "-c", str(CONNECTIONS), "-d", f"{seconds}s",
-                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True)
-    found = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
-    if found is None or "Non-2xx" in out.stdout or "Socket errors" in out.stdout:
-        raise SystemExit(f"bench: wrk saw errors:\n{out.stdout}")
-    return float(found.group(1))
+def drive(port: int, seconds: int, data_path: str, out_prefix: str) -> float:
+    """Answers a second from one wrk slice (bench.load.run, with get.lua over `data_path`).
+
+    Raises:
+      SystemExit: when an answer was not the app's 202, or a socket failed.
+    """
+    load = run("get", data_path, base_url=f"http://127.0.0.1:{port}", connections=CONNECTIONS,
+               duration_s=seconds, out_prefix=out_prefix, expect=202)
+    if load.status != {"202": load.requests}:
+        raise SystemExit(f"bench: wrk saw other answers or errors: {load.status}")
+    return load.rate_per_s
 
 
 def main() -> None:
@@ -79,6 +81,9 @@ def main() -> None:
     ports = {variant: free_port() for variant in VARIANTS.values()}
     os.makedirs(OUT_DIR, exist_ok=True)
     log_path = os.path.join(OUT_DIR, "sends-servers.log")
+    data_path = os.path.join(OUT_DIR, "sends.data")
+    with open(data_path, "w") as f:
+        f.write("/ -\n")  # get.lua's `path token`: the bare app reads neither
     with open(log_path, "w") as log:
         children = {v: subprocess.Popen([sys.executable, __file__, "--serve", v, str(port)],
                                         cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
@@ -93,7 +98,8 @@ def main() -> None:
             order = list(ports)
             for variant in order[round_ % len(order):] + order[:round_ % len(order)]:
                 before = cpu_s(children[variant].pid)
-                rate = drive(ports[variant], args.seconds)
+                rate = drive(ports[variant], args.seconds, data_path,
+                             os.path.join(OUT_DIR, f"sends-{variant}"))
                 used = cpu_s(children[variant].pid) - before
                 rates[variant].append(rate)
                 cpu_us[variant].append(used * 1e6 / (rate * args.seconds))
