@@ -143,12 +143,12 @@ USER_COLUMNS = ("id", "email", "username", "password_hash", "token_generation", 
 # pymysql parses a descriptor for every column of every answer, which cost the money
 # requests' caller query more CPU than the rest of its row was worth to them.
 CALLER_COLUMNS = ("id", "token_generation")
+# The live user by id, as the whole row or as the caller (user_for_token's `profile`).
+BY_ID = {profile: (columns, f"SELECT {', '.join(columns)} FROM users "
+                            "WHERE id = %s AND deleted_at IS NULL")
+         for profile, columns in ((True, USER_COLUMNS), (False, CALLER_COLUMNS))}
 # One row of the query read with the caller (user_with).
 Row = TypeVar("Row")
-USER_BY_ID = (f"SELECT {', '.join(USER_COLUMNS)} FROM users "
-              "WHERE id = %s AND deleted_at IS NULL")
-CALLER_BY_ID = (f"SELECT {', '.join(CALLER_COLUMNS)} FROM users "
-                "WHERE id = %s AND deleted_at IS NULL")
 
 
 # The caller and the rows of another query (`{rows}`: the door's wallets, a hold) in one
@@ -181,7 +181,7 @@ def user_for_token(token: str, *, profile: bool = False) -> User:
         user that no longer exists.
     """
     user_id, generation = auth.token_claims(token)
-    columns, sql = (USER_COLUMNS, USER_BY_ID) if profile else (CALLER_COLUMNS, CALLER_BY_ID)
+    columns, sql = BY_ID[profile]
     # Raw SQL: every authenticated call runs this, and peewee's query building cost more
     # CPU than the query.
     return _of_generation(db.execute_sql(sql, (user_id,)).fetchone(), generation, columns)
