@@ -80,9 +80,14 @@ def test_the_readme_receiver_verifies_and_dedupes_real_deliveries(stack, log_dir
         mine = [e["id"] for e in events if e["data"]["id"] == done["id"]]
         wait_for(lambda: {str(i) for i in mine} <= receiver["seen"], timeout_s=30,
                  what="the README receiver to verify the delivery")
-        log = client.call("GET", f"/v1/webhooks/{res.json()['id']}/deliveries").json()
-        assert [(d["status"], d["response_status"]) for d in log["items"]] == [
-            ("succeeded", 204)]
+        # And its log holds that one delivery (written once the worker has the answer, a
+        # moment after the receiver gave it)
+        def log() -> list:
+            return client.call("GET", f"/v1/webhooks/{res.json()['id']}/deliveries").json()[
+                "items"]
+
+        wait_for(log, timeout_s=30, what="the delivery to be logged")
+        assert [(d["status"], d["response_status"]) for d in log()] == [("succeeded", 204)]
     finally:
         client.call("DELETE", f"/v1/webhooks/{res.json()['id']}")
         sweeper.stop()

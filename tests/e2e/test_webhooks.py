@@ -82,8 +82,14 @@ def test_an_integrator_is_sent_every_event_signed_and_finds_them_in_the_feed(
     got = receiver.delivered(hook["path"])
     for event in events:
         assert got[str(event["id"])][0].verified == event
-    # And the deliveries log says so, newest first
-    log = client.call("GET", f"/v1/webhooks/{hook['id']}/deliveries").json()["items"]
+    # And the deliveries log says so, newest first (each attempt is written once the worker
+    # has the receiver's answer, a moment after the receiver gave it)
+    def logged() -> list:
+        return client.call("GET", f"/v1/webhooks/{hook['id']}/deliveries").json()["items"]
+
+    wait_for(lambda: len(logged()) >= len(events), timeout_s=30,
+             what="every delivery to be logged")
+    log = logged()
     assert {d["status"] for d in log} == {"succeeded"} and len(log) == len(events)
     assert [d["id"] for d in log] == sorted((d["id"] for d in log), reverse=True)
     # The other party got its own events (transfer.received, hold.activated) in its feed
