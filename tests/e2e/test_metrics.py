@@ -189,7 +189,10 @@ def test_webhook_deliveries_are_counted_by_outcome_with_their_latency_and_health
         receiver.secrets["/m"] = res.json()["secret"]
         carol.open_wallet("USD")
         wait_for(lambda: receiver.seen, timeout_s=30, what="a first (failing) attempt")
-        # Then the web's gauges show a delivery pending and a failing endpoint
+        # Then the web's gauges show a delivery pending and a failing endpoint (the worker
+        # records the attempt once the receiver's answer is in: a moment after it is seen)
+        wait_for(lambda: (value(scrape(base + "/metrics"), "wallet_webhook_failing_endpoints")
+                          or 0) >= 1, timeout_s=10, what="the failed attempt to be recorded")
         samples = scrape(base + "/metrics")
         assert value(samples, "wallet_webhook_jobs_pending") >= 1
         assert value(samples, "wallet_webhook_failing_endpoints") >= 1
