@@ -58,12 +58,40 @@ def restart_rabbitmq() -> None:
     _wait(rabbitmq_up, "RabbitMQ")
 
 
+def mariadbd_gone() -> None:
+    if subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True).returncode == 0:
+        raise RuntimeError("mariadbd is still running")
+
+
+def error_log_tail(defaults: str, *, lines: int = 5) -> str:
+    """The last `lines` lines of the error log that `defaults` (my_print_defaults' output for
+    mysqld) names, or "" when it names none or it cannot be read."""
+    path = next((option.split("=", 1)[1] for option in defaults.split()
+                 if option.startswith("--log-error=")), None)
+    try:
+        with open(path or "", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def crash_mariadb() -> None:
-    """SIGKILL mariadbd (a crash, not a clean shutdown), then start it again."""
+    """SIGKILL mariadbd (a crash, not a clean shutdown), then start it again once the killed
+    one has exited (start-stop-daemon's --oknodo would take a dying server for a live one).
+
+    Raises:
+      RuntimeError: when it does not come back, with the end of its error log (a server
+        whose own crash recovery fails says so there).
+    """
     sh("pkill -9 -x mariadbd")
-    time.sleep(1)
+    _wait(mariadbd_gone, "the killed mariadbd to exit")
     sh(health.HOW_TO_START["database"])
-    _wait(mariadb_up, "MariaDB")
+    try:
+        _wait(mariadb_up, "MariaDB")
+    except RuntimeError as exc:
+        defaults = subprocess.run(["my_print_defaults", "--mysqld"], capture_output=True,
+                                  text=True).stdout
+        raise RuntimeError(f"{exc}; its error log ends:\n{error_log_tail(defaults)}") from exc
 
 
 def flush_redis() -> None:
