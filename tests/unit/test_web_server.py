@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import waitress
+from waitress import wasyncore
 from waitress.channel import HTTPChannel
 
 from web import server
@@ -58,13 +59,19 @@ def serve() -> Iterator:
         channel = counting(channel_base)
         srv = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
         srv.channel_class = channel
-        threading.Thread(target=srv.run, daemon=True).start()
-        servers.append(srv)
+        loop = threading.Thread(target=srv.run, daemon=True)
+        loop.start()
+        servers.append((srv, loop))
         return srv.effective_port, channel
 
     yield start
-    for srv in servers:
-        srv.close()
+    for srv, loop in servers:
+        # Closed by its own loop (a socket closed under another thread's select() is EBADF
+        # there), which then ends with nothing left to watch.
+        srv.trigger.pull_trigger(lambda srv=srv: wasyncore.close_all(srv._map))
+        loop.join(10)
+        srv.task_dispatcher.shutdown()
+        assert not loop.is_alive()
 
 
 def get(port: int, path: str) -> tuple[int, dict, bytes]:
